@@ -1,0 +1,6 @@
+//! Runtime of jazz-req: Jazz's crypto and wire format (cojson 0.20.19), and — as the crate
+//! grows — the CoValue engine, storage, sync and the request protocol.
+//!
+//! Most users depend on the `jazz-req` facade crate instead of this one.
+
+pub mod crypto;

@@ -1,0 +1,5 @@
+//! Shared support for jazz-req's workspace tests: fixture loading and the Node side.
+
+pub mod crypto_vectors;
+pub mod fixtures;
+pub mod node;
