@@ -1,5 +1,7 @@
 //! Bad input gets a typed error naming what was wrong, never a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
 use jazz_req_core::crypto::{
     self, AgentID, AgentSecret, CoID, CryptoError, Encrypted, Hash, KeyID, KeySecret, ParseError,
     Sealed, SealedForGroup, SealerID, SealerSecret, SessionID, ShortHash, Signature, SignerID,
@@ -377,4 +379,19 @@ fn secrets_are_redacted_in_debug() {
     let signer_body = &text[text.find("signerSecret_z").unwrap() + 14..];
     assert!(!debug.contains(signer_body), "{debug}");
     assert!(!debug.contains("sealerSecret_z"), "{debug}");
+}
+
+#[test]
+fn a_group_box_with_a_non_canonical_ephemeral_key_is_refused() {
+    let group_sealer = crypto::group_sealer_from_read_key(&key());
+    let sealed = crypto::seal_for_group(&json!("m"), &group_sealer.sealer_id(), &nonce()).unwrap();
+    let mut bytes = sealed.to_bytes().unwrap();
+    bytes[31] ^= 0x80;
+    assert_eq!(
+        crypto::unseal_for_group(&SealedForGroup::from_bytes(&bytes), &group_sealer, &nonce())
+            .unwrap_err(),
+        CryptoError::InvalidPublicKey {
+            kind: "SealedForGroup ephemeral key"
+        }
+    );
 }

@@ -3,3 +3,4 @@
 pub mod crypto_vectors;
 pub mod fixtures;
 pub mod node;
+pub mod salt;

@@ -35,7 +35,7 @@ pub enum NodeError {
     /// `node` or `npm` is not on `PATH`.
     #[error(
         "`{tool}` was not found on PATH; the interop tests need Node.js 20+ and npm \
-         (install them, e.g. from https://nodejs.org, and make sure `{tool}` runs in a shell)"
+         (install them and make sure `{tool}` runs in a shell)"
     )]
     ToolMissing {
         /// The program that was not found (`node` or `npm`).

@@ -1,6 +1,8 @@
 //! Every entry of every section of `crypto.json` (committed fixtures, or the folder named by
 //! `JAZZ_REQ_VECTORS_DIR`) reproduces byte for byte.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
 use jazz_req_tests::crypto_vectors::{SECTIONS, check_all};
 use jazz_req_tests::fixtures::{load_from, vectors_dir};
 

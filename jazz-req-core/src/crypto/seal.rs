@@ -156,6 +156,13 @@ pub fn unseal_for_group(
     let (ephemeral, boxed) = bytes.split_at(PUBLIC_KEY_LENGTH);
     let mut ephemeral_bytes = [0u8; PUBLIC_KEY_LENGTH];
     ephemeral_bytes.copy_from_slice(ephemeral);
+    // X25519 ignores the top bit of a public key, so a box whose ephemeral key had that bit
+    // flipped would still open. Honest senders (cojson included) always leave it clear.
+    if ephemeral_bytes[PUBLIC_KEY_LENGTH - 1] & 0x80 != 0 {
+        return Err(CryptoError::InvalidPublicKey {
+            kind: "SealedForGroup ephemeral key",
+        });
+    }
     let key = shared_key(group_sealer, &SealerID::from_bytes(ephemeral_bytes));
     let plaintext = box_open(
         "SealedForGroup",
