@@ -3,4 +3,6 @@
 //!
 //! Most users depend on the `jazz-req` facade crate instead of this one.
 
+pub mod cojson;
 pub mod crypto;
+pub mod storage;

@@ -102,5 +102,5 @@ for (const id of input.read) {
     result[id] = { error: String(e?.message ?? e) };
   }
 }
-process.stdout.write(JSON.stringify(result) + "\n");
-process.exit(0);
+// Exit only once stdout is flushed: a pipe takes 64 KiB at a time.
+process.stdout.write(JSON.stringify(result) + "\n", () => process.exit(0));

@@ -1,6 +1,8 @@
 //! Shared support for jazz-req's workspace tests: fixture loading and the Node side.
 
+pub mod covalue_vectors;
 pub mod crypto_vectors;
 pub mod fixtures;
 pub mod node;
+pub mod people;
 pub mod salt;

@@ -91,6 +91,9 @@ pub enum NodeError {
         /// The file that should exist.
         path: PathBuf,
     },
+    /// A script's output is not what its contract says (e.g. not JSON).
+    #[error("unexpected script output: {0}")]
+    BadOutput(String),
     /// A file system operation failed.
     #[error("{action} {}", .path.display())]
     Io {

@@ -6,20 +6,26 @@
 
 use std::path::Path;
 
+use jazz_req_tests::covalue_vectors::{check_covalues, check_scenarios};
 use jazz_req_tests::crypto_vectors::check_all;
 use jazz_req_tests::fixtures::load_from;
 use jazz_req_tests::node::regenerate_vectors_in;
 use jazz_req_tests::salt::regeneration_salt;
 
 #[test]
-fn crypto_vectors_regenerated_under_another_salt_match() {
+fn vectors_regenerated_under_another_salt_match() {
     let salt = regeneration_salt();
     println!("regenerating vectors with salt {salt} (set JAZZ_REQ_SALT={salt} to repeat)");
     let dir = regenerate_vectors_in(salt, Path::new(env!("CARGO_TARGET_TMPDIR")))
         .unwrap_or_else(|e| panic!("{e}"));
-    let file = load_from(&dir, "crypto.json").unwrap_or_else(|e| panic!("{e}"));
-    let counts = check_all(&file).unwrap_or_else(|e| panic!("salt {salt}: {e}"));
+    let load = |name| load_from(&dir, name).unwrap_or_else(|e| panic!("{e}"));
+    let crypto = load("crypto.json");
+    let counts = check_all(&crypto).unwrap_or_else(|e| panic!("salt {salt}: {e}"));
     let stable = counts.iter().find(|(name, _)| *name == "stableStringify");
     // A salted file carries 40 random JSON values beyond the fixed ones.
     assert!(stable.is_some_and(|(_, n)| *n > 40), "{counts:?}");
+    check_covalues(&load("covalues.json"), &crypto)
+        .unwrap_or_else(|e| panic!("salt {salt}: covalues.json: {e}"));
+    check_scenarios(&load("scenarios.json"))
+        .unwrap_or_else(|e| panic!("salt {salt}: scenarios.json: {e}"));
 }

@@ -1,0 +1,36 @@
+//! What a peer knows of a CoValue: whether it has the header, and how many transactions of
+//! each session (`CoValueKnownState`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{CoID, SessionID};
+
+/// The known state of a CoValue: `{id, header, sessions}`. Sessions are kept sorted, as the
+/// cojson core reports them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownState {
+    /// The CoValue.
+    pub id: CoID,
+    /// Whether the header is known.
+    pub header: bool,
+    /// The number of transactions known per session.
+    pub sessions: BTreeMap<SessionID, usize>,
+}
+
+impl KnownState {
+    /// Knowing nothing of `id`.
+    pub fn empty(id: CoID) -> Self {
+        Self {
+            id,
+            header: false,
+            sessions: BTreeMap::new(),
+        }
+    }
+
+    /// The number of transactions known of `session` (0 when unknown).
+    pub fn count(&self, session: &SessionID) -> usize {
+        self.sessions.get(session).copied().unwrap_or(0)
+    }
+}

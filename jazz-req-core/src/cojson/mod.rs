@@ -1,0 +1,51 @@
+//! The CoValue engine: headers and ids, transactions, verified session logs, content
+//! messages, and CoValues built from them (cojson 0.20.19, byte-compatible on the wire).
+//!
+//! - [`header`]: [`CoValueHeader`], its canonical form and id, priority;
+//! - [`transaction`]: [`Transaction`], private or trusting, and the canonical form the
+//!   session hash covers;
+//! - [`session_log`]: [`SessionLog`], the running hash, signatures and checkpoints of one
+//!   session;
+//! - [`content`]: [`ContentMessage`], parsed from and written to the wire;
+//! - [`verified_state`]: [`VerifiedCoValue`], applying and producing content;
+//! - [`signer`]: who signs a session (agents, accounts' initial admins);
+//! - [`permissions`], [`group`], [`keys`]: which transactions count, roles over time, and
+//!   finding read keys;
+//! - [`comap`], [`colist`]: the content of maps and lists.
+
+mod canonical;
+pub mod clock;
+pub mod colist;
+pub mod comap;
+pub mod content;
+pub mod error;
+pub mod group;
+pub mod header;
+pub mod keys;
+pub mod known_state;
+mod new_content;
+pub mod node;
+pub mod node_error;
+pub mod node_export;
+mod node_read;
+pub mod node_write;
+pub mod permissions;
+pub mod permissions_role;
+pub mod session_log;
+pub mod signer;
+pub mod transaction;
+pub mod verified_state;
+
+pub use content::{ContentMessage, SessionNewContent};
+pub use error::{ContentError, HeaderError, SessionLogError, SignerUnavailable, TransactionError};
+pub use header::{CoValueHeader, CoValueType, CreatedAt, Priority, Ruleset, Uniqueness};
+pub use known_state::KnownState;
+pub use node::{ImportOutcome, LocalNode};
+pub use node_error::NodeError;
+pub use node_export::ResolveQuery;
+pub use node_read::ReadValue;
+pub use node_write::Privacy;
+pub use session_log::{SessionLog, SessionPiece, VerifiedAppend};
+pub use signer::{AccountSigners, session_signer};
+pub use transaction::{MAX_RECOMMENDED_TX_SIZE, MAX_TRANSACTION_BYTES, Transaction};
+pub use verified_state::{AppliedContent, VerifiedCoValue, VerifiedContent};

@@ -1,0 +1,217 @@
+//! The local node: the CoValues this peer holds, verified as they arrive, with content that
+//! waits until the accounts that sign it are loaded (as cojson's sync queue does).
+
+use std::collections::HashMap;
+
+use super::content::ContentMessage;
+use super::group::{GroupLookup, GroupState};
+use super::header::{CoValueHeader, Ruleset};
+use super::keys::{AgentResolver, Reader};
+use super::node_error::NodeError;
+use super::signer::AccountSigners;
+use super::verified_state::{AppliedContent, VerifiedCoValue};
+use crate::crypto::{AgentID, CoID, SessionAuthor};
+
+/// What happened to an imported content message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// Verified and applied (possibly nothing new).
+    Applied(AppliedContent),
+    /// Waiting for these CoValues (accounts that sign it, its owner group) to arrive.
+    Queued {
+        /// What it waits for.
+        missing: Vec<CoID>,
+    },
+}
+
+/// The CoValues one peer holds, and who that peer is.
+#[derive(Debug)]
+pub struct LocalNode {
+    reader: Reader,
+    values: HashMap<CoID, VerifiedCoValue>,
+    arrival: Vec<CoID>,
+    signers: AccountSigners,
+    pending: Vec<ContentMessage>,
+    /// This node's sessions for writing, made on the first write.
+    pub(crate) sessions: Option<super::node_write::WriteSessions>,
+}
+
+impl LocalNode {
+    /// An empty node reading as `reader`.
+    pub fn new(reader: Reader) -> Self {
+        Self {
+            reader,
+            values: HashMap::new(),
+            arrival: Vec::new(),
+            signers: AccountSigners::new(),
+            pending: Vec::new(),
+            sessions: None,
+        }
+    }
+
+    /// Who this node reads as.
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    /// The CoValue `id`, if loaded.
+    pub fn get(&self, id: &CoID) -> Option<&VerifiedCoValue> {
+        self.values.get(id)
+    }
+
+    /// The loaded CoValues in arrival order.
+    pub fn ids(&self) -> impl Iterator<Item = &CoID> {
+        self.arrival.iter()
+    }
+
+    /// Content messages still waiting for their dependencies.
+    pub fn pending(&self) -> &[ContentMessage] {
+        &self.pending
+    }
+
+    /// What `message` needs before it can be applied: the accounts that author its sessions
+    /// (their headers give the signers) and, for a value owned by a group, the group.
+    fn missing_dependencies(&self, message: &ContentMessage) -> Vec<CoID> {
+        let mut missing = Vec::new();
+        let header = message
+            .header
+            .as_ref()
+            .or_else(|| self.values.get(&message.id).map(VerifiedCoValue::header));
+        if let Some(CoValueHeader {
+            ruleset: Ruleset::OwnedByGroup { group, .. },
+            ..
+        }) = header
+            && !self.values.contains_key(group)
+        {
+            missing.push(group.clone());
+        }
+        for (session, _) in &message.new {
+            if let SessionAuthor::Account(account) = session.author()
+                && account != &message.id
+                && !self.signers.contains(account)
+                && !missing.contains(account)
+            {
+                missing.push(account.clone());
+            }
+        }
+        missing
+    }
+
+    /// Imports one content message as a peer sends it: verified and applied all or nothing,
+    /// or queued until what it depends on has arrived. Queued messages are retried after
+    /// every successful import.
+    pub fn import(&mut self, message: ContentMessage) -> Result<ImportOutcome, NodeError> {
+        let missing = self.missing_dependencies(&message);
+        if !missing.is_empty() {
+            self.pending.push(message);
+            return Ok(ImportOutcome::Queued { missing });
+        }
+        let applied = self.apply(&message)?;
+        self.drain_pending();
+        Ok(ImportOutcome::Applied(applied))
+    }
+
+    fn drain_pending(&mut self) {
+        loop {
+            let ready = self
+                .pending
+                .iter()
+                .position(|m| self.missing_dependencies(m).is_empty());
+            let Some(index) = ready else {
+                return;
+            };
+            let message = self.pending.remove(index);
+            if let Err(error) = self.apply(&message) {
+                tracing::warn!(id = %message.id, %error, "queued content rejected");
+            }
+        }
+    }
+
+    fn apply(&mut self, message: &ContentMessage) -> Result<AppliedContent, NodeError> {
+        let id = message.id.clone();
+        let wrap = |source| NodeError::Content {
+            id: id.clone(),
+            source,
+        };
+        let signers = &self.signers;
+        let applied = match self.values.get_mut(&message.id) {
+            Some(value) => value
+                .apply_content(message, |author| signers.resolve(author))
+                .map_err(wrap)?,
+            None => {
+                // The account's own header says who signs it, so an account can verify its
+                // own sessions before it is known.
+                let own = message
+                    .header
+                    .as_ref()
+                    .filter(|h| h.account_agent().is_some())
+                    .cloned();
+                let (value, applied) = VerifiedCoValue::from_content(message, |author| {
+                    match (author, &own) {
+                        (SessionAuthor::Account(a), Some(header)) if a == &message.id => {
+                            super::signer::session_signer(author, |_| Some(header))
+                        }
+                        _ => signers.resolve(author),
+                    }
+                })
+                .map_err(|e| match e {
+                    super::error::ContentError::MissingHeader(id) => NodeError::UnknownCoValue(id),
+                    other => wrap(other),
+                })?;
+                if value.header().account_agent().is_some() {
+                    self.signers.insert_account(value.header())?;
+                }
+                self.arrival.push(id.clone());
+                self.values.insert(id, value);
+                applied
+            }
+        };
+        Ok(applied)
+    }
+
+    /// Adds a CoValue this node created (already holding its own transactions).
+    pub fn insert_local(&mut self, value: VerifiedCoValue) -> Result<(), NodeError> {
+        if value.header().account_agent().is_some() {
+            self.signers.insert_account(value.header())?;
+        }
+        let id = value.id().clone();
+        if self.values.insert(id.clone(), value).is_none() {
+            self.arrival.push(id);
+        }
+        Ok(())
+    }
+
+    /// Mutable access to a loaded CoValue, for writing to it.
+    pub fn get_mut(&mut self, id: &CoID) -> Option<&mut VerifiedCoValue> {
+        self.values.get_mut(id)
+    }
+}
+
+impl AgentResolver for LocalNode {
+    fn agent_of(&self, account_or_agent: &str) -> Option<AgentID> {
+        if account_or_agent.starts_with(CoID::PREFIX) {
+            let id = CoID::parse(account_or_agent).ok()?;
+            self.values.get(&id)?.header().account_agent().copied()
+        } else {
+            AgentID::parse(account_or_agent).ok()
+        }
+    }
+}
+
+/// Groups built for one read, over the node's CoValues.
+pub(crate) struct GroupCache<'a> {
+    pub(crate) node: &'a LocalNode,
+    pub(crate) groups: HashMap<String, GroupState>,
+}
+
+impl GroupLookup for GroupCache<'_> {
+    fn group(&self, id: &str) -> Option<&GroupState> {
+        self.groups.get(id)
+    }
+}
+
+impl AgentResolver for GroupCache<'_> {
+    fn agent_of(&self, account_or_agent: &str) -> Option<AgentID> {
+        self.node.agent_of(account_or_agent)
+    }
+}

@@ -1,0 +1,169 @@
+//! Exporting CoValues with what they depend on, in the order jazz-tools' `exportCoValue`
+//! emits them: for each CoValue reached through the resolve query, its dependencies first
+//! (recursively), then its own content; each CoValue once.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::content::ContentMessage;
+use super::header::Ruleset;
+use super::node::LocalNode;
+use super::node_error::NodeError;
+use super::verified_state::VerifiedCoValue;
+use crate::crypto::{CoID, SessionAuthor};
+
+/// Which references to follow from a CoValue (jazz-tools' `resolve`): `true` for the value
+/// alone, or per field (or `$each` item of a list) the query for the value it references.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResolveQuery {
+    /// The value itself, no references.
+    Value,
+    /// Follow these fields (`"$each"` for every item of a list), in this order.
+    Fields(Vec<(String, ResolveQuery)>),
+}
+
+impl ResolveQuery {
+    /// Parses the JSON form (`true`, or `{"field": <query>, "$each": <query>}`).
+    pub fn from_json(value: &Value) -> Option<Self> {
+        match value {
+            Value::Bool(true) => Some(Self::Value),
+            Value::Object(fields) => fields
+                .iter()
+                .map(|(key, query)| Some((key.clone(), Self::from_json(query)?)))
+                .collect::<Option<Vec<_>>>()
+                .map(Self::Fields),
+            _ => None,
+        }
+    }
+}
+
+/// The CoValues a CoValue depends on (`getDependedOnCoValues`): its owner group, its branch
+/// source, for groups and accounts the member accounts and parent groups their changes name,
+/// and the accounts that author its sessions.
+pub fn dependencies(value: &VerifiedCoValue) -> Vec<CoID> {
+    let mut deps: Vec<CoID> = Vec::new();
+    let push = |id: CoID, deps: &mut Vec<CoID>| {
+        if &id != value.id() && !deps.contains(&id) {
+            deps.push(id);
+        }
+    };
+    let header = value.header();
+    if let Ruleset::OwnedByGroup { group, .. } = &header.ruleset {
+        push(group.clone(), &mut deps);
+    }
+    if let Some(source) = header
+        .meta
+        .as_ref()
+        .and_then(|m| m.get("source"))
+        .and_then(Value::as_str)
+        .and_then(|s| CoID::parse(s).ok())
+    {
+        push(source, &mut deps);
+    }
+    if matches!(header.ruleset, Ruleset::Group { .. }) {
+        for log in value.sessions() {
+            for tx in log.transactions() {
+                let super::transaction::Transaction::Trusting { changes, .. } = tx else {
+                    continue;
+                };
+                let Ok(Value::Array(changes)) = serde_json::from_str::<Value>(changes) else {
+                    continue;
+                };
+                for change in &changes {
+                    let Some(key) = change.get("key").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let named = key.strip_prefix("parent_").unwrap_or(key);
+                    if named.starts_with(CoID::PREFIX)
+                        && let Ok(id) = CoID::parse(named)
+                    {
+                        push(id, &mut deps);
+                    }
+                }
+            }
+        }
+    }
+    for log in value.sessions() {
+        if let SessionAuthor::Account(account) = log.session_id().author() {
+            push(account.clone(), &mut deps);
+        }
+    }
+    deps
+}
+
+struct Exporter<'a> {
+    node: &'a LocalNode,
+    done: HashSet<CoID>,
+    visiting: HashSet<CoID>,
+    pieces: Vec<ContentMessage>,
+}
+
+impl Exporter<'_> {
+    fn export(&mut self, id: &CoID) -> Result<(), NodeError> {
+        if self.done.contains(id) || !self.visiting.insert(id.clone()) {
+            return Ok(());
+        }
+        let value = self
+            .node
+            .get(id)
+            .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
+        for dependency in dependencies(value) {
+            // What this node does not hold cannot be exported; the receiver loads it itself.
+            if self.node.get(&dependency).is_some() {
+                self.export(&dependency)?;
+            }
+        }
+        self.pieces.extend(value.new_content_since(None));
+        self.visiting.remove(id);
+        self.done.insert(id.clone());
+        Ok(())
+    }
+
+    fn walk(&mut self, id: &CoID, query: &ResolveQuery) -> Result<(), NodeError> {
+        self.export(id)?;
+        let ResolveQuery::Fields(fields) = query else {
+            return Ok(());
+        };
+        let content = self.node.read(id)?.value;
+        for (field, child_query) in fields {
+            let children: Vec<&Value> = if field == "$each" {
+                content
+                    .as_array()
+                    .map(|items| items.iter().collect())
+                    .unwrap_or_default()
+            } else {
+                content.get(field).into_iter().collect()
+            };
+            for child in children {
+                // With best-effort resolution, a missing or unreadable child is skipped.
+                let Some(child_id) = child.as_str().and_then(|s| CoID::parse(s).ok()) else {
+                    continue;
+                };
+                if self.node.get(&child_id).is_some() {
+                    self.walk(&child_id, child_query)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LocalNode {
+    /// The content pieces of `id` and what it depends on, following `resolve`, in the
+    /// order `exportCoValue` emits them.
+    pub fn export(
+        &self,
+        id: &CoID,
+        resolve: &ResolveQuery,
+    ) -> Result<Vec<ContentMessage>, NodeError> {
+        let mut exporter = Exporter {
+            node: self,
+            done: HashSet::new(),
+            visiting: HashSet::new(),
+            pieces: Vec::new(),
+        };
+        exporter.walk(id, resolve)?;
+        Ok(exporter.pieces)
+    }
+}

@@ -1,0 +1,343 @@
+//! Reading CoValues from the local node: valid transactions in cojson order, decrypted with
+//! the reader's keys, folded into map, list or group content.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use super::colist::{ListContent, ListOp, OpID};
+use super::comap::{MapEntry, MapHistory, MapOp};
+use super::group::GroupState;
+use super::header::{CoValueType, Ruleset};
+use super::keys::read_key;
+use super::node::{GroupCache, LocalNode};
+use super::node_error::NodeError;
+use super::permissions::{TxRecord, sort_transactions, validate_owned_by_group};
+use super::permissions_role::Role;
+use super::transaction::Transaction;
+use super::verified_state::VerifiedCoValue;
+use crate::crypto::{CoID, SessionAuthor, TransactionID};
+
+/// Nesting deeper than this between groups is treated as a cycle.
+const MAX_PARENT_DEPTH: usize = 64;
+
+/// What a CoValue reads as.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadValue {
+    /// The CoValue's id.
+    pub id: CoID,
+    /// Its type.
+    pub co_type: CoValueType,
+    /// Its content as cojson's `toJSON()` gives it (a map's object, a list's array).
+    pub value: Value,
+    /// For groups and accounts: each member key with its effective role now.
+    pub roles: Option<BTreeMap<String, Role>>,
+}
+
+fn trusting_changes(tx: &Transaction) -> Option<Vec<Value>> {
+    match tx {
+        Transaction::Trusting { changes, .. } => serde_json::from_str(changes).ok(),
+        Transaction::Private { .. } => None,
+    }
+}
+
+/// The transactions of `value` in cojson order, trusting ones decoded.
+fn records(value: &VerifiedCoValue) -> Vec<TxRecord> {
+    let mut txs = Vec::new();
+    for log in value.sessions() {
+        let session = log.session_id();
+        let author = session.author().to_string();
+        for (index, tx) in log.transactions().iter().enumerate() {
+            let Ok(tx_index) = u32::try_from(index) else {
+                break;
+            };
+            txs.push(TxRecord {
+                id: TransactionID {
+                    session_id: session.clone(),
+                    tx_index,
+                    branch: None,
+                },
+                made_at: tx.made_at(),
+                author: author.clone(),
+                key_used: match tx {
+                    Transaction::Private { key_used, .. } => Some(key_used.clone()),
+                    Transaction::Trusting { .. } => None,
+                },
+                changes: trusting_changes(tx),
+            });
+        }
+    }
+    sort_transactions(&mut txs);
+    txs
+}
+
+/// The parent groups a group's trusting transactions name (`parent_<id>` keys).
+fn named_parents(txs: &[TxRecord]) -> Vec<CoID> {
+    let mut parents = Vec::new();
+    for change in txs.iter().filter_map(|t| t.changes.as_ref()).flatten() {
+        let parent = change
+            .get("key")
+            .and_then(Value::as_str)
+            .and_then(|k| k.strip_prefix("parent_"))
+            .and_then(|id| CoID::parse(id).ok());
+        if let Some(parent) = parent
+            && !parents.contains(&parent)
+        {
+            parents.push(parent);
+        }
+    }
+    parents
+}
+
+impl<'a> GroupCache<'a> {
+    pub(crate) fn new(node: &'a LocalNode) -> Self {
+        Self {
+            node,
+            groups: HashMap::new(),
+        }
+    }
+
+    /// Builds the group `id` (and first its parents) into the cache.
+    pub(crate) fn ensure_group(&mut self, id: &CoID, depth: usize) -> Result<(), NodeError> {
+        if self.groups.contains_key(id.as_str()) {
+            return Ok(());
+        }
+        let value = self
+            .node
+            .get(id)
+            .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
+        let Ruleset::Group { initial_admin } = &value.header().ruleset else {
+            return Err(NodeError::WrongKind {
+                id: id.clone(),
+                expected: "group",
+            });
+        };
+        let txs = records(value);
+        if depth < MAX_PARENT_DEPTH {
+            for parent in named_parents(&txs) {
+                if self.node.get(&parent).is_some() {
+                    self.ensure_group(&parent, depth + 1)?;
+                }
+            }
+        }
+        let is_account = value.header().account_agent().is_some();
+        let admin = match initial_admin {
+            SessionAuthor::Account(account) => account.to_string(),
+            SessionAuthor::Agent(agent) => agent.to_string(),
+        };
+        let state = GroupState::build(id.clone(), &admin, is_account, &txs, self);
+        self.groups.insert(id.to_string(), state);
+        Ok(())
+    }
+
+    pub(crate) fn group_state(&self, id: &CoID) -> Result<&GroupState, NodeError> {
+        self.groups
+            .get(id.as_str())
+            .ok_or_else(|| NodeError::NotLoaded(id.clone()))
+    }
+}
+
+/// Decrypts the valid private transactions of a value owned by `owner`.
+fn decrypt_private(
+    value: &VerifiedCoValue,
+    txs: &mut [TxRecord],
+    valid: &[bool],
+    owner: &GroupState,
+    cache: &GroupCache<'_>,
+) {
+    let mut keys = HashMap::new();
+    for (tx, _) in txs.iter_mut().zip(valid).filter(|(_, ok)| **ok) {
+        let Some(key_id) = tx.key_used.clone() else {
+            continue;
+        };
+        let key = keys
+            .entry(key_id.clone())
+            .or_insert_with(|| read_key(owner, key_id.as_str(), cache.node.reader(), cache));
+        let Some(key) = key.as_ref() else {
+            continue;
+        };
+        let Some(log) = value.session(&tx.id.session_id) else {
+            continue;
+        };
+        let index = tx.id.tx_index as usize;
+        let Some(encrypted) = log.transactions().get(index) else {
+            continue;
+        };
+        tx.changes = encrypted
+            .changes_text(key, (value.id(), &tx.id.session_id, index))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+    }
+}
+
+impl LocalNode {
+    /// The validated state of the group or account `id` (with its parents).
+    pub fn group_state(&self, id: &CoID) -> Result<GroupState, NodeError> {
+        let mut cache = GroupCache::new(self);
+        cache.ensure_group(id, 0)?;
+        cache
+            .groups
+            .remove(id.as_str())
+            .ok_or_else(|| NodeError::NotLoaded(id.clone()))
+    }
+
+    /// The visible items of the list `id` with the op ids that inserted them, in order.
+    pub fn list_entries(&self, id: &CoID) -> Result<Vec<(OpID, Value)>, NodeError> {
+        let (txs, valid, restricted) = self.owned_transactions(id)?;
+        Ok(list_content(&txs, &valid, restricted.as_deref())
+            .entries()
+            .into_iter()
+            .map(|(op, value)| (op.clone(), value.clone()))
+            .collect())
+    }
+
+    /// The decoded transactions of a value owned by a group (or `unsafeAllowAll`), with
+    /// their validity and, for `restrictDeletion` lists, the author roles.
+    #[allow(clippy::type_complexity)] // a private helper's tuple, named at its two callers
+    fn owned_transactions(
+        &self,
+        id: &CoID,
+    ) -> Result<(Vec<TxRecord>, Vec<bool>, Option<Vec<Option<Role>>>), NodeError> {
+        let value = self
+            .get(id)
+            .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
+        let mut cache = GroupCache::new(self);
+        match &value.header().ruleset {
+            Ruleset::Group { .. } => Err(NodeError::WrongKind {
+                id: id.clone(),
+                expected: "value owned by a group",
+            }),
+            Ruleset::OwnedByGroup {
+                group,
+                restrict_deletion,
+            } => {
+                cache.ensure_group(group, 0).map_err(|e| match e {
+                    NodeError::NotLoaded(missing) => NodeError::MissingDependency {
+                        id: id.clone(),
+                        missing,
+                    },
+                    other => other,
+                })?;
+                let owner = cache.group_state(group)?;
+                let mut txs = records(value);
+                let roles = validate_owned_by_group(&txs, owner, &cache);
+                let valid: Vec<bool> = roles.iter().map(Option::is_some).collect();
+                decrypt_private(value, &mut txs, &valid, owner, &cache);
+                Ok((
+                    txs,
+                    valid,
+                    restrict_deletion.unwrap_or(false).then_some(roles),
+                ))
+            }
+            Ruleset::UnsafeAllowAll => {
+                let txs = records(value);
+                let valid = vec![true; txs.len()];
+                Ok((txs, valid, None))
+            }
+        }
+    }
+
+    /// Reads the CoValue `id` as this node's reader.
+    pub fn read(&self, id: &CoID) -> Result<ReadValue, NodeError> {
+        let value = self
+            .get(id)
+            .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
+        let header = value.header();
+        let mut cache = GroupCache::new(self);
+        let (txs, valid, roles) = match &header.ruleset {
+            Ruleset::Group { .. } => {
+                cache.ensure_group(id, 0)?;
+                let state = cache.group_state(id)?;
+                let roles = state
+                    .all_member_keys(&cache)
+                    .into_iter()
+                    .chain(state.map().get("everyone", None).map(|_| "everyone"))
+                    .filter_map(|member| {
+                        state
+                            .role_of(member, None, &cache)
+                            .map(|role| (member.to_owned(), role))
+                    })
+                    .collect();
+                return Ok(ReadValue {
+                    id: id.clone(),
+                    co_type: header.co_type,
+                    value: state.map().to_json(None),
+                    roles: Some(roles),
+                });
+            }
+            Ruleset::OwnedByGroup { .. } | Ruleset::UnsafeAllowAll => {
+                self.owned_transactions(id)?
+            }
+        };
+        let content = match header.co_type {
+            CoValueType::CoList => list_content(&txs, &valid, roles.as_deref()).to_json(),
+            _ => map_content(&txs, &valid).to_json(None),
+        };
+        Ok(ReadValue {
+            id: id.clone(),
+            co_type: header.co_type,
+            value: content,
+            roles: None,
+        })
+    }
+}
+
+/// Folds the valid transactions into map content.
+pub(crate) fn map_content(txs: &[TxRecord], valid: &[bool]) -> MapHistory {
+    let mut map = MapHistory::default();
+    for (tx, _) in txs.iter().zip(valid).filter(|(_, ok)| **ok) {
+        for op in tx.changes.iter().flatten().filter_map(MapOp::from_change) {
+            let (key, value) = match op {
+                MapOp::Set { key, value } => (key, Some(value)),
+                MapOp::Del { key } => (key, None),
+            };
+            map.push(
+                &key,
+                MapEntry {
+                    made_at: tx.made_at,
+                    tx: tx.id.clone(),
+                    by: tx.author.clone(),
+                    value,
+                },
+            );
+        }
+    }
+    map
+}
+
+/// Folds the valid transactions into list content. With `restricted` (a `restrictDeletion`
+/// list), only deletions by admins and managers take effect.
+pub(crate) fn list_content(
+    txs: &[TxRecord],
+    valid: &[bool],
+    restricted: Option<&[Option<Role>]>,
+) -> ListContent {
+    let mut list = ListContent::default();
+    for (index, (tx, _)) in txs
+        .iter()
+        .zip(valid)
+        .enumerate()
+        .filter(|(_, (_, ok))| **ok)
+    {
+        let may_delete = restricted.is_none_or(|roles| {
+            roles
+                .get(index)
+                .copied()
+                .flatten()
+                .is_some_and(Role::is_admin_like)
+        });
+        for (change_idx, change) in tx.changes.iter().flatten().enumerate() {
+            let Some(op) = ListOp::from_change(change) else {
+                continue;
+            };
+            if matches!(op, ListOp::Delete { .. }) && !may_delete {
+                continue;
+            }
+            let Ok(change_idx) = u32::try_from(change_idx) else {
+                break;
+            };
+            list.apply(OpID::new(&tx.id, change_idx), op);
+        }
+    }
+    list
+}

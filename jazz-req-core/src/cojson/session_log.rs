@@ -1,0 +1,292 @@
+//! The log of one session: its transactions, the running BLAKE3 hash over their canonical
+//! forms, the last signature, and the in-between signatures ("checkpoints") that split long
+//! sessions into several content pieces.
+//!
+//! A verified prefix is never hashed or verified again: the hasher state after the last
+//! transaction is kept, so appending costs only the new transactions and one signature check,
+//! and transactions we already have cost nothing.
+
+use std::collections::BTreeMap;
+
+use super::error::SessionLogError;
+use super::transaction::{MAX_RECOMMENDED_TX_SIZE, Transaction};
+use crate::crypto::{Hash, SessionID, Signature, SignerSecret, VerifyingKey, sign_hash};
+
+/// The transactions of one session, with everything needed to extend and re-send them.
+#[derive(Clone, Debug)]
+pub struct SessionLog {
+    session: SessionID,
+    transactions: Vec<Transaction>,
+    hasher: blake3::Hasher,
+    last_signature: Option<Signature>,
+    signature_after: BTreeMap<usize, Signature>,
+    bytes_since_checkpoint: usize,
+    signer: Option<VerifyingKey>,
+}
+
+/// New transactions whose signature has been checked against a log, ready to be committed
+/// to it with [`SessionLog::commit`]. Verifying needs only `&SessionLog`, so it can run
+/// outside a lock; committing is cheap.
+#[derive(Clone, Debug)]
+pub struct VerifiedAppend {
+    session: SessionID,
+    base_len: usize,
+    transactions: Vec<Transaction>,
+    hasher: blake3::Hasher,
+    signature: Signature,
+    signer: VerifyingKey,
+}
+
+impl VerifiedAppend {
+    /// The session the transactions belong to.
+    pub fn session_id(&self) -> &SessionID {
+        &self.session
+    }
+
+    /// The number of transactions the log had when they were verified.
+    pub fn base_len(&self) -> usize {
+        self.base_len
+    }
+
+    /// The transactions that will be appended.
+    pub fn transactions(&self) -> &[Transaction] {
+        &self.transactions
+    }
+}
+
+/// A run of consecutive transactions of one session with the signature after its last one:
+/// the session part of one content piece.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionPiece<'a> {
+    /// How many transactions of the session precede this run.
+    pub after: usize,
+    /// The transactions.
+    pub transactions: &'a [Transaction],
+    /// The signature over the session hash after the last of them.
+    pub last_signature: &'a Signature,
+}
+
+fn hash_of(hasher: &blake3::Hasher) -> Hash {
+    Hash::from_bytes(*hasher.finalize().as_bytes())
+}
+
+impl SessionLog {
+    /// An empty log for `session`.
+    pub fn new(session: SessionID) -> Self {
+        Self {
+            session,
+            transactions: Vec::new(),
+            hasher: blake3::Hasher::new(),
+            last_signature: None,
+            signature_after: BTreeMap::new(),
+            bytes_since_checkpoint: 0,
+            signer: None,
+        }
+    }
+
+    /// The session this log belongs to.
+    pub fn session_id(&self) -> &SessionID {
+        &self.session
+    }
+
+    /// The number of transactions.
+    pub fn len(&self) -> usize {
+        self.transactions.len()
+    }
+
+    /// Whether the log has no transactions.
+    pub fn is_empty(&self) -> bool {
+        self.transactions.is_empty()
+    }
+
+    /// The transactions, in order.
+    pub fn transactions(&self) -> &[Transaction] {
+        &self.transactions
+    }
+
+    /// The signature after the last transaction.
+    pub fn last_signature(&self) -> Option<&Signature> {
+        self.last_signature.as_ref()
+    }
+
+    /// The session hash after the last transaction (BLAKE3 of the empty input when empty).
+    pub fn last_hash(&self) -> Hash {
+        hash_of(&self.hasher)
+    }
+
+    /// The in-between signature remembered after transaction `tx_index`, if any.
+    pub fn signature_after(&self, tx_index: usize) -> Option<&Signature> {
+        self.signature_after.get(&tx_index)
+    }
+
+    /// All in-between signatures, by transaction index.
+    pub fn checkpoints(&self) -> impl Iterator<Item = (usize, &Signature)> {
+        self.signature_after.iter().map(|(i, s)| (*i, s))
+    }
+
+    /// The key that verified this session's signatures, once one has.
+    pub fn signer(&self) -> Option<&VerifyingKey> {
+        self.signer.as_ref()
+    }
+
+    /// The part of `transactions` (which follow the first `after` of the session) that this
+    /// log does not have yet; a [`SessionLogError::Gap`] if some before them are missing.
+    pub fn new_part<'a>(
+        &self,
+        after: usize,
+        transactions: &'a [Transaction],
+    ) -> Result<&'a [Transaction], SessionLogError> {
+        let known = self.len();
+        if after > known {
+            return Err(SessionLogError::Gap {
+                session: Box::new(self.session.clone()),
+                known,
+                after,
+            });
+        }
+        Ok(transactions.get(known - after..).unwrap_or_default())
+    }
+
+    /// Checks new transactions without changing the log.
+    ///
+    /// `after` is the number of transactions that precede `transactions` in the session.
+    /// Transactions we already have are skipped (and cost nothing); if none is new the result
+    /// is `Ok(None)` with no signature check. Otherwise `signature` must verify, by `signer`,
+    /// over the session hash after the new transactions.
+    pub fn verify_append(
+        &self,
+        after: usize,
+        transactions: &[Transaction],
+        signature: &Signature,
+        signer: &VerifyingKey,
+    ) -> Result<Option<VerifiedAppend>, SessionLogError> {
+        let known = self.len();
+        let new = self.new_part(after, transactions)?;
+        if new.is_empty() {
+            return Ok(None);
+        }
+        let mut hasher = self.hasher.clone();
+        let mut buffer = String::new();
+        for tx in new {
+            buffer.clear();
+            tx.write_canonical(&mut buffer);
+            hasher.update(buffer.as_bytes());
+        }
+        let hash = hash_of(&hasher);
+        signer
+            .verify_hash(signature, &hash)
+            .map_err(|_| SessionLogError::InvalidSignature {
+                session: Box::new(self.session.clone()),
+                hash,
+            })?;
+        Ok(Some(VerifiedAppend {
+            session: self.session.clone(),
+            base_len: known,
+            transactions: new.to_vec(),
+            hasher,
+            signature: *signature,
+            signer: signer.clone(),
+        }))
+    }
+
+    /// Appends transactions checked by [`Self::verify_append`]; fails, changing nothing, if
+    /// the log changed in between. Returns how many transactions were appended.
+    pub fn commit(&mut self, verified: VerifiedAppend) -> Result<usize, SessionLogError> {
+        if verified.session != self.session {
+            return Err(SessionLogError::WrongSession {
+                verified: Box::new(verified.session),
+                target: Box::new(self.session.clone()),
+            });
+        }
+        if verified.base_len != self.len() {
+            return Err(SessionLogError::Stale {
+                session: Box::new(self.session.clone()),
+                expected: verified.base_len,
+                actual: self.len(),
+            });
+        }
+        let count = verified.transactions.len();
+        let bytes: usize = verified
+            .transactions
+            .iter()
+            .map(Transaction::size_bytes)
+            .sum();
+        self.transactions.extend(verified.transactions);
+        self.hasher = verified.hasher;
+        self.signer.get_or_insert(verified.signer);
+        self.record_signature(bytes, verified.signature);
+        Ok(count)
+    }
+
+    /// Verifies and appends new transactions, all or nothing: on any error the log is
+    /// unchanged. Returns how many transactions were new.
+    pub fn try_append(
+        &mut self,
+        after: usize,
+        transactions: &[Transaction],
+        signature: &Signature,
+        signer: &VerifyingKey,
+    ) -> Result<usize, SessionLogError> {
+        match self.verify_append(after, transactions, signature, signer)? {
+            Some(verified) => self.commit(verified),
+            None => Ok(0),
+        }
+    }
+
+    /// Appends a transaction written by this session's own agent and signs the new hash.
+    /// Fails (changing nothing) if the changes exceed 1 MiB.
+    pub fn append_own(
+        &mut self,
+        transaction: Transaction,
+        secret: &SignerSecret,
+    ) -> Result<Signature, SessionLogError> {
+        transaction.check_size()?;
+        let bytes = transaction.size_bytes();
+        self.hasher.update(transaction.canonical_json().as_bytes());
+        self.transactions.push(transaction);
+        let signature = sign_hash(secret, &self.last_hash());
+        self.record_signature(bytes, signature);
+        Ok(signature)
+    }
+
+    /// Sets the last signature after `bytes` more bytes of changes, and remembers it as an
+    /// in-between signature once more than [`MAX_RECOMMENDED_TX_SIZE`] bytes accumulated since
+    /// the last one (as the cojson Rust core does, counting UTF-8 bytes).
+    fn record_signature(&mut self, bytes: usize, signature: Signature) {
+        self.bytes_since_checkpoint += bytes;
+        if self.bytes_since_checkpoint > MAX_RECOMMENDED_TX_SIZE {
+            let last = self.len().saturating_sub(1);
+            self.signature_after.insert(last, signature);
+            self.bytes_since_checkpoint = 0;
+        }
+        self.last_signature = Some(signature);
+    }
+
+    /// The transactions after the first `known_count`, split at in-between signatures as
+    /// `newContentSince` splits them. Empty when there is nothing new.
+    pub fn pieces_since(&self, known_count: usize) -> Vec<SessionPiece<'_>> {
+        let mut pieces = Vec::new();
+        let Some(last_signature) = self.last_signature.as_ref() else {
+            return pieces;
+        };
+        let mut start = known_count;
+        for (&index, signature) in self.signature_after.range(known_count..) {
+            if let Some(transactions) = self.transactions.get(start..=index) {
+                pieces.push(SessionPiece {
+                    after: start,
+                    transactions,
+                    last_signature: signature,
+                });
+            }
+            start = index + 1;
+        }
+        if let Some(transactions) = self.transactions.get(start..).filter(|t| !t.is_empty()) {
+            pieces.push(SessionPiece {
+                after: start,
+                transactions,
+                last_signature,
+            });
+        }
+        pieces
+    }
+}

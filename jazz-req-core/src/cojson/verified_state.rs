@@ -1,0 +1,330 @@
+//! A CoValue whose every transaction has been verified: its header, its id, and the log of
+//! each session in the order the sessions were first seen (cojson `VerifiedState`).
+//!
+//! Content is applied in two steps so that the expensive part can run outside a lock:
+//! [`VerifiedCoValue::verify_content`] hashes and checks signatures on `&self`, and
+//! [`VerifiedCoValue::commit_content`] appends. [`VerifiedCoValue::apply_content`] does both.
+
+use std::collections::{HashMap, HashSet};
+
+use super::content::{ContentMessage, SessionNewContent};
+use super::error::{ContentError, HeaderError, SessionLogError, SignerUnavailable};
+use super::header::{CoValueHeader, Priority};
+use super::known_state::KnownState;
+use super::session_log::{SessionLog, VerifiedAppend};
+use super::transaction::Transaction;
+use crate::crypto::{
+    CoID, KeyID, KeySecret, SessionAuthor, SessionID, Signature, SignerSecret, VerifyingKey,
+};
+
+/// A CoValue with verified session logs.
+#[derive(Clone, Debug)]
+pub struct VerifiedCoValue {
+    id: CoID,
+    header: CoValueHeader,
+    sessions: Vec<SessionLog>,
+    index: HashMap<SessionID, usize>,
+}
+
+/// The verified sessions of a content message, ready for [`VerifiedCoValue::commit_content`].
+#[derive(Clone, Debug)]
+pub struct VerifiedContent {
+    id: CoID,
+    appends: Vec<VerifiedAppend>,
+}
+
+impl VerifiedContent {
+    /// The sessions with new transactions, and how many each brings.
+    pub fn new_counts(&self) -> impl Iterator<Item = (&SessionID, usize)> {
+        self.appends
+            .iter()
+            .map(|a| (a.session_id(), a.transactions().len()))
+    }
+}
+
+/// What applying a content message added.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppliedContent {
+    /// The sessions that got new transactions, with how many, in message order.
+    pub appended: Vec<(SessionID, usize)>,
+}
+
+impl AppliedContent {
+    /// The total number of new transactions.
+    pub fn total(&self) -> usize {
+        self.appended.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl VerifiedCoValue {
+    /// A new CoValue with no transactions; its id is computed from `header`.
+    pub fn new(header: CoValueHeader) -> Self {
+        Self {
+            id: header.id(),
+            header,
+            sessions: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    /// A CoValue with no transactions, checking that `header` hashes to `id`.
+    pub fn with_id(id: &CoID, header: CoValueHeader) -> Result<Self, HeaderError> {
+        let value = Self::new(header);
+        if &value.id != id {
+            return Err(HeaderError::IdMismatch {
+                expected: id.clone(),
+                actual: value.id,
+            });
+        }
+        Ok(value)
+    }
+
+    /// A CoValue from its first content message, which must carry the header; every session
+    /// must verify.
+    pub fn from_content(
+        message: &ContentMessage,
+        signer_for: impl Fn(&SessionAuthor) -> Result<VerifyingKey, SignerUnavailable>,
+    ) -> Result<(Self, AppliedContent), ContentError> {
+        let header = message
+            .header
+            .clone()
+            .ok_or_else(|| ContentError::MissingHeader(message.id.clone()))?;
+        let mut value = Self::with_id(&message.id, header)?;
+        let applied = value.apply_content(message, signer_for)?;
+        Ok((value, applied))
+    }
+
+    /// The id.
+    pub fn id(&self) -> &CoID {
+        &self.id
+    }
+
+    /// The header.
+    pub fn header(&self) -> &CoValueHeader {
+        &self.header
+    }
+
+    /// The priority of this CoValue's content messages.
+    pub fn priority(&self) -> Priority {
+        self.header.priority()
+    }
+
+    /// The log of `session`, if it has transactions.
+    pub fn session(&self, session: &SessionID) -> Option<&SessionLog> {
+        self.index.get(session).and_then(|&i| self.sessions.get(i))
+    }
+
+    /// The session logs, in the order the sessions were first seen.
+    pub fn sessions(&self) -> impl Iterator<Item = &SessionLog> {
+        self.sessions.iter()
+    }
+
+    /// What we know: the header and each session's transaction count.
+    pub fn known_state(&self) -> KnownState {
+        KnownState {
+            id: self.id.clone(),
+            header: true,
+            sessions: self
+                .sessions
+                .iter()
+                .map(|log| (log.session_id().clone(), log.len()))
+                .collect(),
+        }
+    }
+
+    fn check_message(&self, message: &ContentMessage) -> Result<(), ContentError> {
+        if message.id != self.id {
+            return Err(ContentError::WrongCoValue {
+                expected: self.id.clone(),
+                actual: message.id.clone(),
+            });
+        }
+        match &message.header {
+            Some(header) if header != &self.header => Err(HeaderError::IdMismatch {
+                expected: self.id.clone(),
+                actual: header.id(),
+            }
+            .into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks one session's new content without changing anything: `Ok(None)` when it
+    /// brings nothing new (no signature check then).
+    fn verify_session(
+        &self,
+        session: &SessionID,
+        content: &SessionNewContent,
+        signer_for: &impl Fn(&SessionAuthor) -> Result<VerifyingKey, SignerUnavailable>,
+    ) -> Result<Option<VerifiedAppend>, ContentError> {
+        let empty;
+        let log = match self.session(session) {
+            Some(log) => log,
+            None => {
+                empty = SessionLog::new(session.clone());
+                &empty
+            }
+        };
+        if log
+            .new_part(content.after, &content.new_transactions)?
+            .is_empty()
+        {
+            return Ok(None);
+        }
+        let signer = match log.signer() {
+            Some(signer) => signer.clone(),
+            None => {
+                signer_for(session.author()).map_err(|source| ContentError::SignerUnavailable {
+                    session: Box::new(session.clone()),
+                    source,
+                })?
+            }
+        };
+        Ok(log.verify_append(
+            content.after,
+            &content.new_transactions,
+            &content.last_signature,
+            &signer,
+        )?)
+    }
+
+    /// Verifies every session of `message` against this CoValue without changing it. Fails
+    /// on the first session that has a gap, does not verify, or whose signer is unavailable.
+    pub fn verify_content(
+        &self,
+        message: &ContentMessage,
+        signer_for: impl Fn(&SessionAuthor) -> Result<VerifyingKey, SignerUnavailable>,
+    ) -> Result<VerifiedContent, ContentError> {
+        self.check_message(message)?;
+        let mut seen = HashSet::with_capacity(message.new.len());
+        let mut appends = Vec::with_capacity(message.new.len());
+        for (session, content) in &message.new {
+            if !seen.insert(session) {
+                return Err(ContentError::DuplicateSession(Box::new(session.clone())));
+            }
+            if let Some(append) = self.verify_session(session, content, &signer_for)? {
+                appends.push(append);
+            }
+        }
+        Ok(VerifiedContent {
+            id: message.id.clone(),
+            appends,
+        })
+    }
+
+    /// Appends content checked by [`Self::verify_content`], all or nothing: fails, changing
+    /// nothing, if any of its sessions changed in between.
+    pub fn commit_content(
+        &mut self,
+        verified: VerifiedContent,
+    ) -> Result<AppliedContent, ContentError> {
+        if verified.id != self.id {
+            return Err(ContentError::WrongCoValue {
+                expected: self.id.clone(),
+                actual: verified.id,
+            });
+        }
+        for append in &verified.appends {
+            let actual = self.session(append.session_id()).map_or(0, SessionLog::len);
+            if actual != append.base_len() {
+                return Err(SessionLogError::Stale {
+                    session: Box::new(append.session_id().clone()),
+                    expected: append.base_len(),
+                    actual,
+                }
+                .into());
+            }
+        }
+        let mut applied = AppliedContent::default();
+        for append in verified.appends {
+            let session = append.session_id().clone();
+            let count = self.log_mut(&session).commit(append)?;
+            applied.appended.push((session, count));
+        }
+        Ok(applied)
+    }
+
+    /// Verifies and applies `message`, all or nothing: on any error nothing of it is applied.
+    /// Transactions we already have are skipped without a signature check.
+    pub fn apply_content(
+        &mut self,
+        message: &ContentMessage,
+        signer_for: impl Fn(&SessionAuthor) -> Result<VerifyingKey, SignerUnavailable>,
+    ) -> Result<AppliedContent, ContentError> {
+        let verified = self.verify_content(message, signer_for)?;
+        self.commit_content(verified)
+    }
+
+    /// Applies each session of `message` on its own, as cojson's sync does: a session with a
+    /// gap or a bad signature is skipped and reported, the others are applied. Returns the
+    /// outcome per session, in message order (the number of new transactions, or the error).
+    pub fn apply_content_each_session(
+        &mut self,
+        message: &ContentMessage,
+        signer_for: impl Fn(&SessionAuthor) -> Result<VerifyingKey, SignerUnavailable>,
+    ) -> Vec<(SessionID, Result<usize, ContentError>)> {
+        if let Err(error) = self.check_message(message) {
+            return message
+                .new
+                .iter()
+                .map(|(session, _)| (session.clone(), Err(error.clone())))
+                .collect();
+        }
+        let mut outcomes = Vec::with_capacity(message.new.len());
+        for (session, content) in &message.new {
+            let outcome = match self.verify_session(session, content, &signer_for) {
+                Ok(Some(append)) => self.log_mut(session).commit(append).map_err(Into::into),
+                Ok(None) => Ok(0),
+                Err(error) => Err(error),
+            };
+            outcomes.push((session.clone(), outcome));
+        }
+        outcomes
+    }
+
+    /// Appends a transaction written by this node in `session` and signs it with `secret`
+    /// (which must be the signer of the session's author). Returns the new signature.
+    pub fn append_own(
+        &mut self,
+        session: &SessionID,
+        transaction: Transaction,
+        secret: &SignerSecret,
+    ) -> Result<Signature, SessionLogError> {
+        transaction.check_size()?;
+        self.log_mut(session).append_own(transaction, secret)
+    }
+
+    /// A private transaction for the next position of `session`, encrypted with `key`.
+    pub fn new_private_transaction(
+        &self,
+        session: &SessionID,
+        changes_json: &str,
+        meta_json: Option<&str>,
+        key: (&KeyID, &KeySecret),
+        made_at: u64,
+    ) -> Transaction {
+        let next = self.session(session).map_or(0, SessionLog::len);
+        Transaction::new_private(
+            changes_json,
+            meta_json,
+            key,
+            (&self.id, session, next),
+            made_at,
+        )
+    }
+
+    /// The log of `session`, created empty (and placed last) if new.
+    fn log_mut(&mut self, session: &SessionID) -> &mut SessionLog {
+        let index = match self.index.get(session) {
+            Some(&index) => index,
+            None => {
+                let index = self.sessions.len();
+                self.sessions.push(SessionLog::new(session.clone()));
+                self.index.insert(session.clone(), index);
+                index
+            }
+        };
+        // In bounds: `self.index` only holds positions of `self.sessions`.
+        &mut self.sessions[index]
+    }
+}

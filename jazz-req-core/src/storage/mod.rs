@@ -1,0 +1,93 @@
+//! Storage of CoValues and small runtime records: a [`Storage`] trait with an embedded
+//! SQLite backend ([`SqliteStorage`], the default of a worker) and an in-memory one
+//! ([`MemoryStorage`], for tests and ephemeral workers).
+//!
+//! The unit of storing is content: the [`ContentMessage`]s a node has just verified and
+//! applied, or what it wrote itself ([`Storage::store_value`]). A store is durable when it
+//! returns. Loading gives content messages again, ready for
+//! [`LocalNode::import`](crate::cojson::LocalNode::import): the header first, and each
+//! session split at stored checkpoint signatures so that every piece verifies.
+//!
+//! Storage does not verify signatures: it keeps what the node accepted, transactions as
+//! their exact wire text.
+//!
+//! The API is blocking. An async worker calls it through `spawn_blocking`; the SQLite backend
+//! sends every write to one writer thread that commits everything queued in one transaction
+//! (group commit), so concurrent stores share one fsync.
+
+mod error;
+mod memory;
+mod pieces;
+mod plan;
+mod sqlite;
+mod sqlite_read;
+mod sqlite_schema;
+mod sqlite_store;
+mod sqlite_writer;
+
+pub use error::StorageError;
+pub use memory::MemoryStorage;
+pub use sqlite::SqliteStorage;
+pub use sqlite_writer::WriterStats;
+
+use crate::cojson::{ContentMessage, KnownState, VerifiedCoValue};
+use crate::crypto::CoID;
+
+/// What one store added.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreSummary {
+    /// CoValues stored for the first time (their header).
+    pub covalues_created: usize,
+    /// Transactions appended (those already stored are skipped).
+    pub transactions_added: usize,
+}
+
+impl StoreSummary {
+    /// Adds `other` to this summary.
+    pub fn add(&mut self, other: Self) {
+        self.covalues_created += other.covalues_created;
+        self.transactions_added += other.transactions_added;
+    }
+}
+
+/// Where a node keeps its CoValues and small runtime records.
+pub trait Storage: Send + Sync {
+    /// Stores content messages, in order, all or nothing; durable when it returns.
+    ///
+    /// Messages may concern several CoValues. A CoValue not yet stored needs its header in
+    /// its first message. Transactions already stored are skipped; content that starts after
+    /// transactions the store lacks is a [`StorageError::Gap`]. Each session keeps the
+    /// message's `lastSignature`, and remembers it as a checkpoint once more than
+    /// `MAX_RECOMMENDED_TX_SIZE` bytes accumulated since the previous one.
+    fn store(&self, content: &[ContentMessage]) -> Result<StoreSummary, StorageError>;
+
+    /// Everything stored of `id` as content messages to import in order (the header in the
+    /// first), or `None` when `id` is not stored.
+    fn load(&self, id: &CoID) -> Result<Option<Vec<ContentMessage>>, StorageError>;
+
+    /// What is stored of `id`, or `None` when it is not stored.
+    fn known_state(&self, id: &CoID) -> Result<Option<KnownState>, StorageError>;
+
+    /// The ids of the stored CoValues, in the order they were first stored.
+    fn ids(&self) -> Result<Vec<CoID>, StorageError>;
+
+    /// Claims `key` in `namespace` until `expires_at_ms` (ms since the epoch): `true` if this
+    /// call claimed it, `false` if it is already claimed and not expired. A claim whose
+    /// expiry has passed (by the system clock) counts as absent. Atomic: of concurrent
+    /// claims of one key exactly one gets `true`. Durable when it returns.
+    fn claim(&self, namespace: &str, key: &str, expires_at_ms: u64) -> Result<bool, StorageError>;
+
+    /// Removes the claims that expire at or before `now_ms`; returns how many.
+    fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError>;
+
+    /// Stores what `value` has beyond what is stored of it (e.g. transactions the node wrote
+    /// with [`VerifiedCoValue::append_own`]), split at its checkpoints.
+    fn store_value(&self, value: &VerifiedCoValue) -> Result<StoreSummary, StorageError> {
+        let known = self.known_state(value.id())?;
+        let content = value.new_content_since(known.as_ref());
+        if content.is_empty() {
+            return Ok(StoreSummary::default());
+        }
+        self.store(&content)
+    }
+}

@@ -1,0 +1,205 @@
+//! The SQLite writer thread: one connection, fed by a channel. It takes everything queued,
+//! runs each write in its own savepoint of one transaction, commits once (one fsync for the
+//! whole batch) and only then answers every caller. A write that fails is rolled back alone;
+//! a failed commit fails every write of the batch.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::time::Instant;
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use super::StoreSummary;
+use super::error::StorageError;
+use super::sqlite_store::{PreparedContent, store_message, to_sql};
+
+/// The most writes committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// A write for the writer thread.
+pub(crate) enum Write {
+    /// Store content messages, all or nothing.
+    Store(Vec<PreparedContent>),
+    /// Claim a key until an expiry, given the current time.
+    Claim {
+        /// The namespace.
+        namespace: String,
+        /// The key.
+        key: String,
+        /// When the claim expires (ms since the epoch).
+        expires_at_ms: u64,
+        /// The current time (ms since the epoch).
+        now_ms: u64,
+    },
+    /// Remove the claims expired at `now_ms`.
+    Purge {
+        /// The current time (ms since the epoch).
+        now_ms: u64,
+    },
+}
+
+/// What a write produced.
+#[derive(Debug)]
+pub(crate) enum Written {
+    /// A store.
+    Stored(StoreSummary),
+    /// A claim: whether it was new.
+    Claimed(bool),
+    /// A purge: how many claims were removed.
+    Purged(usize),
+}
+
+/// A write and where to answer it.
+pub(crate) struct Job {
+    /// The write.
+    pub write: Write,
+    /// The caller waiting for the outcome.
+    pub reply: SyncSender<Result<Written, StorageError>>,
+}
+
+/// Counters of the writer thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Writes received (stores, claims, purges).
+    pub writes: u64,
+    /// SQLite transactions committed (one fsync each).
+    pub commits: u64,
+}
+
+/// The counters, shared between the writer thread and the storage.
+#[derive(Debug, Default)]
+pub(crate) struct SharedStats {
+    writes: AtomicU64,
+    commits: AtomicU64,
+}
+
+impl SharedStats {
+    /// A snapshot.
+    pub(crate) fn get(&self) -> WriterStats {
+        WriterStats {
+            writes: self.writes.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The writer thread's loop: runs until every sender is dropped.
+pub(crate) fn run(mut connection: Connection, jobs: Receiver<Job>, stats: Arc<SharedStats>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let outcomes = commit_batch(&mut connection, batch.iter().map(|job| &job.write));
+        stats
+            .writes
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            writes = batch.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "storage batch committed"
+        );
+        for (job, outcome) in batch.into_iter().zip(outcomes) {
+            // A caller that stopped waiting is no error of the writer.
+            let _ = job.reply.send(outcome);
+        }
+    }
+    tracing::debug!("storage writer stopped");
+}
+
+/// Runs `writes` in one transaction, each in its own savepoint; commits once.
+fn commit_batch<'a>(
+    connection: &mut Connection,
+    writes: impl ExactSizeIterator<Item = &'a Write>,
+) -> Vec<Result<Written, StorageError>> {
+    let count = writes.len();
+    let mut transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate)
+    {
+        Ok(transaction) => transaction,
+        Err(error) => {
+            tracing::error!(%error, "could not begin a storage transaction");
+            let message = error.to_string();
+            return (0..count)
+                .map(|_| Err(StorageError::CommitFailed(message.clone())))
+                .collect();
+        }
+    };
+    let mut outcomes = Vec::with_capacity(count);
+    for write in writes {
+        let outcome = transaction
+            .savepoint()
+            .map_err(StorageError::from)
+            .and_then(|savepoint| {
+                // Dropping the savepoint without committing rolls it back.
+                let written = execute(&savepoint, write)?;
+                savepoint.commit()?;
+                Ok(written)
+            });
+        if let Err(error) = &outcome {
+            tracing::debug!(%error, "storage write refused");
+        }
+        outcomes.push(outcome);
+    }
+    if let Err(error) = transaction.commit() {
+        tracing::error!(%error, "storage commit failed");
+        let message = error.to_string();
+        return outcomes
+            .into_iter()
+            .map(|outcome| outcome.and(Err(StorageError::CommitFailed(message.clone()))))
+            .collect();
+    }
+    outcomes
+}
+
+fn execute(connection: &Connection, write: &Write) -> Result<Written, StorageError> {
+    match write {
+        Write::Store(content) => {
+            let mut summary = StoreSummary::default();
+            for message in content {
+                summary.add(store_message(connection, message)?);
+            }
+            Ok(Written::Stored(summary))
+        }
+        Write::Claim {
+            namespace,
+            key,
+            expires_at_ms,
+            now_ms,
+        } => claim(connection, namespace, key, *expires_at_ms, *now_ms).map(Written::Claimed),
+        Write::Purge { now_ms } => {
+            let removed = connection
+                .prepare_cached("DELETE FROM claims WHERE expires_at <= ?1")?
+                .execute([to_sql(*now_ms)])?;
+            Ok(Written::Purged(removed))
+        }
+    }
+}
+
+fn claim(
+    connection: &Connection,
+    namespace: &str,
+    key: &str,
+    expires_at_ms: u64,
+    now_ms: u64,
+) -> Result<bool, StorageError> {
+    // Insert, or take over a claim that has expired; otherwise nothing changes.
+    let changed = connection
+        .prepare_cached(
+            "INSERT INTO claims (namespace, key, expires_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at
+             WHERE claims.expires_at <= ?4",
+        )?
+        .execute(params![
+            namespace,
+            key,
+            to_sql(expires_at_ms),
+            to_sql(now_ms)
+        ])?;
+    Ok(changed == 1)
+}
