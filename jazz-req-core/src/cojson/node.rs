@@ -25,7 +25,6 @@ pub enum ImportOutcome {
 }
 
 /// The CoValues one peer holds, and who that peer is.
-#[derive(Debug)]
 pub struct LocalNode {
     reader: Reader,
     values: HashMap<CoID, VerifiedCoValue>,
@@ -34,6 +33,12 @@ pub struct LocalNode {
     pending: Vec<ContentMessage>,
     /// This node's sessions for writing, made on the first write.
     pub(crate) sessions: Option<super::node_write::WriteSessions>,
+    /// Where accepted content is persisted, if anywhere.
+    pub(crate) storage: Option<std::sync::Arc<dyn crate::storage::Storage>>,
+    /// Imported content not yet stored.
+    pub(crate) unsaved: Vec<ContentMessage>,
+    /// CoValues this node wrote to since the last flush.
+    pub(crate) dirty: Vec<CoID>,
 }
 
 impl LocalNode {
@@ -46,6 +51,9 @@ impl LocalNode {
             signers: AccountSigners::new(),
             pending: Vec::new(),
             sessions: None,
+            storage: None,
+            unsaved: Vec::new(),
+            dirty: Vec::new(),
         }
     }
 
@@ -107,6 +115,7 @@ impl LocalNode {
             return Ok(ImportOutcome::Queued { missing });
         }
         let applied = self.apply(&message)?;
+        self.remember_unsaved(message, &applied);
         self.drain_pending();
         Ok(ImportOutcome::Applied(applied))
     }
@@ -121,9 +130,17 @@ impl LocalNode {
                 return;
             };
             let message = self.pending.remove(index);
-            if let Err(error) = self.apply(&message) {
-                tracing::warn!(id = %message.id, %error, "queued content rejected");
+            match self.apply(&message) {
+                Ok(applied) => self.remember_unsaved(message, &applied),
+                Err(error) => tracing::warn!(id = %message.id, %error, "queued content rejected"),
             }
+        }
+    }
+
+    fn remember_unsaved(&mut self, message: ContentMessage, applied: &AppliedContent) {
+        let new_covalue = message.header.is_some();
+        if self.storage.is_some() && (applied.total() > 0 || new_covalue) {
+            self.unsaved.push(message);
         }
     }
 
@@ -184,6 +201,18 @@ impl LocalNode {
     /// Mutable access to a loaded CoValue, for writing to it.
     pub fn get_mut(&mut self, id: &CoID) -> Option<&mut VerifiedCoValue> {
         self.values.get_mut(id)
+    }
+}
+
+impl std::fmt::Debug for LocalNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalNode")
+            .field("reader", &self.reader)
+            .field("covalues", &self.values.len())
+            .field("pending", &self.pending.len())
+            .field("storage", &self.storage.is_some())
+            .field("unsaved", &(self.unsaved.len() + self.dirty.len()))
+            .finish()
     }
 }
 

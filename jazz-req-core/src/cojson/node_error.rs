@@ -53,6 +53,9 @@ pub enum NodeError {
     /// A cryptographic step failed.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// The storage failed; what was not stored is kept for the next flush.
+    #[error("storage: {0}")]
+    Storage(String),
     /// A write could not be made.
     #[error("cannot write to {id}: {reason}")]
     CannotWrite {

@@ -178,6 +178,9 @@ impl LocalNode {
         value
             .append_own(&session, tx, &signer)
             .map_err(|e| cannot(id, e.to_string()))?;
+        if !self.dirty.contains(id) {
+            self.dirty.push(id.clone());
+        }
         Ok(())
     }
 
