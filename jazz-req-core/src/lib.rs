@@ -3,6 +3,8 @@
 //!
 //! Most users depend on the `jazz-req` facade crate instead of this one.
 
+pub mod auth_token;
 pub mod cojson;
 pub mod crypto;
+pub mod request;
 pub mod storage;

@@ -1,7 +1,10 @@
 // A real jazz-tools 0.20.19 request worker behind a node:http server on 127.0.0.1.
 //
 // stdin:  one JSON object {"agentSecret": "sealerSecret_z…/signerSecret_z…", "name"?: "Worker",
-//         "capacity"?: 2}; stdin then stays open and the process exits when it closes (or on SIGTERM).
+//         "capacity"?: 2, "syncLatencyMs"?: 20}; stdin then stays open and the process exits when it
+//         closes (or on SIGTERM). With syncLatencyMs > 0 the worker is connected, as a Jazz worker is
+//         in production, to a sync server: an in-process cojson node behind an in-memory channel
+//         that delays every message by that many ms each way. Without it the worker has no peers.
 // stdout: ONE JSON line once listening:
 //   {"url": "http://127.0.0.1:<port>", "workerAccountID": "co_z…",
 //    "workerPieces": [exportCoValue(Account, worker)], "eventID": "co_z…",
@@ -12,13 +15,30 @@
 // (e.g. a non-JSON body) -> 500 with the error message as text/plain, logged to stderr.
 import { toStderr, readJsonFromStdin, printJsonLine, defineRoutes, ROUTE_PATHS, Event, Ticket } from "./peer-common.mjs";
 import http from "node:http";
+import { LocalNode, cojsonInternals } from "cojson";
 import { Account, Group, JazzRequestError, exportCoValue } from "jazz-tools";
-import { newAccount } from "./generator/lib.mjs";
+import { crypto } from "./generator/lib.mjs";
 
 const input = await readJsonFromStdin();
 if (typeof input.agentSecret !== "string") throw new Error("input.agentSecret must be an agent secret string");
 const capacity = input.capacity ?? 2;
-const worker = await newAccount(input.name ?? "Worker", input.agentSecret);
+const worker = Account.fromNode((await LocalNode.withNewlyCreatedAccount({
+  creationProps: { name: input.name ?? "Worker" }, crypto, initialAgentSecret: input.agentSecret,
+  peers: input.syncLatencyMs > 0 ? [syncServerPeer(input.syncLatencyMs)] : [],
+})).node);
+
+/** A peer (role "server") for an in-process sync server `latencyMs` away. */
+function syncServerPeer(latencyMs) {
+  // Same-delay timers fire in the order they were set, so messages keep their order.
+  class DelayedChannel extends cojsonInternals.ConnectedPeerChannel {
+    push(msg) { setTimeout(() => super.push(msg), latencyMs); }
+  }
+  const secret = crypto.newRandomAgentSecret();
+  const server = new LocalNode(secret, crypto.newRandomSessionID(crypto.getAgentID(secret)), crypto);
+  const up = new DelayedChannel(), down = new DelayedChannel();
+  server.syncManager.addPeer({ id: "worker", incoming: up, outgoing: down, role: "client", persistent: false });
+  return { id: "sync-server", incoming: down, outgoing: up, role: "server", persistent: true };
+}
 
 // The event: owned by a group where everyone is reader and the worker is admin.
 const eventGroup = Group.create(worker);

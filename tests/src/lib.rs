@@ -5,4 +5,6 @@ pub mod crypto_vectors;
 pub mod fixtures;
 pub mod node;
 pub mod people;
+pub mod rust_peer;
 pub mod salt;
+pub mod ts_peer;

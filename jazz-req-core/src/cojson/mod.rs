@@ -28,6 +28,7 @@ pub mod node;
 pub mod node_error;
 pub mod node_export;
 mod node_read;
+mod node_resolve;
 mod node_storage;
 pub mod node_write;
 pub mod permissions;

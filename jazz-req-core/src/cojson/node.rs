@@ -39,6 +39,10 @@ pub struct LocalNode {
     pub(crate) unsaved: Vec<ContentMessage>,
     /// CoValues this node wrote to since the last flush.
     pub(crate) dirty: Vec<CoID>,
+    /// Inside [`LocalNode::batch`]: own transactions are signed once at its end.
+    pub(crate) deferring: bool,
+    /// CoValues with own transactions waiting for a signature (inside a batch).
+    pub(crate) unsigned: Vec<CoID>,
 }
 
 impl LocalNode {
@@ -54,6 +58,8 @@ impl LocalNode {
             storage: None,
             unsaved: Vec::new(),
             dirty: Vec::new(),
+            deferring: false,
+            unsigned: Vec::new(),
         }
     }
 
@@ -70,6 +76,11 @@ impl LocalNode {
     /// The loaded CoValues in arrival order.
     pub fn ids(&self) -> impl Iterator<Item = &CoID> {
         self.arrival.iter()
+    }
+
+    /// Drops queued content for these CoValues (e.g. what a rejected request brought).
+    pub fn discard_pending(&mut self, ids: &[CoID]) {
+        self.pending.retain(|m| !ids.contains(&m.id));
     }
 
     /// Content messages still waiting for their dependencies.

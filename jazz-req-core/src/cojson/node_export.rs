@@ -151,7 +151,8 @@ impl Exporter<'_> {
 
 impl LocalNode {
     /// The content pieces of `id` and what it depends on, following `resolve`, in the
-    /// order `exportCoValue` emits them.
+    /// order `exportCoValue` emits them. Own transactions of an unfinished
+    /// [`LocalNode::batch`] are not included until it ends.
     pub fn export(
         &self,
         id: &CoID,

@@ -42,6 +42,11 @@ fn trusting_changes(tx: &Transaction) -> Option<Vec<Value>> {
 }
 
 /// The transactions of `value` in cojson order, trusting ones decoded.
+pub(crate) fn sorted_records(value: &VerifiedCoValue) -> Vec<TxRecord> {
+    records(value)
+}
+
+/// The transactions of `value` in cojson order, trusting ones decoded.
 fn records(value: &VerifiedCoValue) -> Vec<TxRecord> {
     let mut txs = Vec::new();
     for log in value.sessions() {
@@ -194,7 +199,7 @@ impl LocalNode {
     /// The decoded transactions of a value owned by a group (or `unsafeAllowAll`), with
     /// their validity and, for `restrictDeletion` lists, the author roles.
     #[allow(clippy::type_complexity)] // a private helper's tuple, named at its two callers
-    fn owned_transactions(
+    pub(crate) fn owned_transactions(
         &self,
         id: &CoID,
     ) -> Result<(Vec<TxRecord>, Vec<bool>, Option<Vec<Option<Role>>>), NodeError> {

@@ -33,19 +33,7 @@ impl LocalNode {
         let Some(storage) = self.storage.clone() else {
             return Ok(StoreSummary::default());
         };
-        let mut content = std::mem::take(&mut self.unsaved);
-        let dirty = std::mem::take(&mut self.dirty);
-        let mut unknown: Vec<CoID> = Vec::new();
-        for id in &dirty {
-            let Some(value) = self.get(id) else {
-                unknown.push(id.clone());
-                continue;
-            };
-            let stored = storage
-                .known_state(id)
-                .map_err(|e| NodeError::Storage(e.to_string()))?;
-            content.extend(value.new_content_since(stored.as_ref()));
-        }
+        let content = self.take_unsaved()?;
         match storage.store(&content) {
             Ok(summary) => {
                 tracing::debug!(
@@ -57,12 +45,39 @@ impl LocalNode {
                 Ok(summary)
             }
             Err(error) => {
-                // Keep everything for the next attempt: stores skip what they already have.
-                self.unsaved = content;
-                self.dirty = dirty;
+                // Kept for the next attempt: stores skip what they already have.
+                self.restore_unsaved(content);
                 Err(NodeError::Storage(error.to_string()))
             }
         }
+    }
+
+    /// Takes everything to store since the last flush, signed and ready, without storing it:
+    /// store it with the storage (outside any lock on this node, so concurrent flushes share
+    /// commits) and hand it back with [`LocalNode::restore_unsaved`] if that fails.
+    pub fn take_unsaved(&mut self) -> Result<Vec<crate::cojson::ContentMessage>, NodeError> {
+        self.sign_pending();
+        let mut content = std::mem::take(&mut self.unsaved);
+        let dirty = std::mem::take(&mut self.dirty);
+        let Some(storage) = self.storage.clone() else {
+            return Ok(Vec::new());
+        };
+        for id in &dirty {
+            if let Some(value) = self.get(id) {
+                let stored = storage
+                    .known_state(id)
+                    .map_err(|e| NodeError::Storage(e.to_string()))?;
+                content.extend(value.new_content_since(stored.as_ref()));
+            }
+        }
+        Ok(content)
+    }
+
+    /// Puts back content taken with [`LocalNode::take_unsaved`] that could not be stored.
+    pub fn restore_unsaved(&mut self, content: Vec<crate::cojson::ContentMessage>) {
+        let mut content = content;
+        content.append(&mut self.unsaved);
+        self.unsaved = content;
     }
 
     /// Loads `id` from storage, and what it depends on (owner and parent groups, member

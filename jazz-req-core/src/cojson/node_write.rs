@@ -115,6 +115,34 @@ impl LocalNode {
         Ok((node, account_id))
     }
 
+    /// Runs `writes` with signing deferred: every session this node writes in gets one
+    /// signature at the end instead of one per transaction (the wire carries only a piece's
+    /// last signature, so the content sent is the same). The signatures are made even when
+    /// `writes` fails part way, so nothing unsigned is left behind.
+    pub fn batch<T>(
+        &mut self,
+        writes: impl FnOnce(&mut Self) -> Result<T, NodeError>,
+    ) -> Result<T, NodeError> {
+        let outer = self.deferring;
+        self.deferring = true;
+        let result = writes(self);
+        self.deferring = outer;
+        if !outer {
+            self.sign_pending();
+        }
+        result
+    }
+
+    /// Signs whatever own transactions wait for a signature.
+    pub(crate) fn sign_pending(&mut self) {
+        let signer = self.reader().agent.signer.clone();
+        for id in std::mem::take(&mut self.unsigned) {
+            if let Some(value) = self.get_mut(&id) {
+                value.sign_pending(&signer);
+            }
+        }
+    }
+
     /// This node's write sessions, made on first use.
     pub(crate) fn write_sessions(&mut self) -> Result<&WriteSessions, NodeError> {
         if self.sessions.is_none() {
@@ -172,12 +200,19 @@ impl LocalNode {
     fn append(&mut self, id: &CoID, tx: Transaction) -> Result<(), NodeError> {
         let session = self.session_for(id)?;
         let signer = self.reader().agent.signer.clone();
+        let deferring = self.deferring;
         let value = self
             .get_mut(id)
             .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
-        value
-            .append_own(&session, tx, &signer)
-            .map_err(|e| cannot(id, e.to_string()))?;
+        if deferring {
+            value.append_own_deferred(&session, tx, &signer)
+        } else {
+            value.append_own(&session, tx, &signer).map(|_| ())
+        }
+        .map_err(|e| cannot(id, e.to_string()))?;
+        if deferring && !self.unsigned.contains(id) {
+            self.unsigned.push(id.clone());
+        }
         if !self.dirty.contains(id) {
             self.dirty.push(id.clone());
         }

@@ -22,6 +22,9 @@ pub struct SessionLog {
     signature_after: BTreeMap<usize, Signature>,
     bytes_since_checkpoint: usize,
     signer: Option<VerifyingKey>,
+    /// How many transactions the last signature covers (less than the length while own
+    /// transactions wait for [`SessionLog::sign_pending`]).
+    signed_len: usize,
 }
 
 /// New transactions whose signature has been checked against a log, ready to be committed
@@ -81,6 +84,7 @@ impl SessionLog {
             signature_after: BTreeMap::new(),
             bytes_since_checkpoint: 0,
             signer: None,
+            signed_len: 0,
         }
     }
 
@@ -249,6 +253,45 @@ impl SessionLog {
         Ok(signature)
     }
 
+    /// Appends a transaction written by this session's own agent without signing it yet,
+    /// unless it closes a checkpoint (more than [`MAX_RECOMMENDED_TX_SIZE`] bytes since the
+    /// last one), which needs its own signature. [`SessionLog::sign_pending`] signs the rest:
+    /// the wire carries only the last signature of a piece, so a batch of transactions costs
+    /// one signature, and the pieces are the same as when every transaction is signed.
+    pub fn append_own_deferred(
+        &mut self,
+        transaction: Transaction,
+        secret: &SignerSecret,
+    ) -> Result<(), SessionLogError> {
+        transaction.check_size()?;
+        let bytes = transaction.size_bytes();
+        self.hasher.update(transaction.canonical_json().as_bytes());
+        self.transactions.push(transaction);
+        if self.bytes_since_checkpoint + bytes > MAX_RECOMMENDED_TX_SIZE {
+            let signature = sign_hash(secret, &self.last_hash());
+            self.record_signature(bytes, signature);
+        } else {
+            self.bytes_since_checkpoint += bytes;
+        }
+        Ok(())
+    }
+
+    /// Whether own transactions wait for [`SessionLog::sign_pending`].
+    pub fn has_unsigned(&self) -> bool {
+        self.signed_len < self.transactions.len()
+    }
+
+    /// Signs the transactions appended with [`SessionLog::append_own_deferred`] since the
+    /// last signature; returns whether there were any.
+    pub fn sign_pending(&mut self, secret: &SignerSecret) -> bool {
+        if !self.has_unsigned() {
+            return false;
+        }
+        self.last_signature = Some(sign_hash(secret, &self.last_hash()));
+        self.signed_len = self.transactions.len();
+        true
+    }
+
     /// Sets the last signature after `bytes` more bytes of changes, and remembers it as an
     /// in-between signature once more than [`MAX_RECOMMENDED_TX_SIZE`] bytes accumulated since
     /// the last one (as the cojson Rust core does, counting UTF-8 bytes).
@@ -260,6 +303,7 @@ impl SessionLog {
             self.bytes_since_checkpoint = 0;
         }
         self.last_signature = Some(signature);
+        self.signed_len = self.transactions.len();
     }
 
     /// The transactions after the first `known_count`, split at in-between signatures as
@@ -280,7 +324,9 @@ impl SessionLog {
             }
             start = index + 1;
         }
-        if let Some(transactions) = self.transactions.get(start..).filter(|t| !t.is_empty()) {
+        // Own transactions still waiting for `sign_pending` are not sent.
+        let signed = self.transactions.get(start..self.signed_len);
+        if let Some(transactions) = signed.filter(|t| !t.is_empty()) {
             pieces.push(SessionPiece {
                 after: start,
                 transactions,

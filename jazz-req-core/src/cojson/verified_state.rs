@@ -294,6 +294,27 @@ impl VerifiedCoValue {
         self.log_mut(session).append_own(transaction, secret)
     }
 
+    /// Appends a transaction written by this node in `session` without signing it yet (see
+    /// [`SessionLog::append_own_deferred`]); [`Self::sign_pending`] signs.
+    pub fn append_own_deferred(
+        &mut self,
+        session: &SessionID,
+        transaction: Transaction,
+        secret: &SignerSecret,
+    ) -> Result<(), SessionLogError> {
+        self.log_mut(session)
+            .append_own_deferred(transaction, secret)
+    }
+
+    /// Signs every session's own transactions that wait for a signature.
+    pub fn sign_pending(&mut self, secret: &SignerSecret) -> bool {
+        let mut signed = false;
+        for log in &mut self.sessions {
+            signed |= log.sign_pending(secret);
+        }
+        signed
+    }
+
     /// A private transaction for the next position of `session`, encrypted with `key`.
     pub fn new_private_transaction(
         &self,

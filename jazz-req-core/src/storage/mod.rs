@@ -91,3 +91,9 @@ pub trait Storage: Send + Sync {
         self.store(&content)
     }
 }
+
+impl std::fmt::Debug for dyn Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dyn Storage")
+    }
+}

@@ -1,0 +1,172 @@
+//! Envelopes: the CoMap that carries a request's or a response's values, in a group made for
+//! it, and the steps that take a received envelope apart.
+
+use serde_json::{Map, Value, json};
+
+use super::body::SignedBody;
+use super::error::JazzRequestError;
+use crate::cojson::header::Ruleset;
+use crate::cojson::permissions_role::Role;
+use crate::cojson::{ContentMessage, LocalNode, NodeError, Privacy, ResolveQuery};
+use crate::crypto::{CoID, SessionAuthor};
+
+/// The key a worker sets on a request envelope it has handled (to its account id).
+pub const HANDLED_KEY: &str = "$handled";
+
+/// Builds an envelope in `node`: a new group (this node's account admin) where `recipient`
+/// gets `recipient_role`, and a CoMap in it holding `values` in one private transaction.
+/// Returns the envelope's id. For a request the recipient is the worker (writer); for a
+/// response it is the sender (reader).
+pub fn create_envelope(
+    node: &mut LocalNode,
+    recipient: &CoID,
+    recipient_role: Role,
+    values: &Map<String, Value>,
+) -> Result<CoID, NodeError> {
+    node.batch(|node| {
+        let group = node.create_group()?;
+        node.add_member(&group, recipient.as_str(), recipient_role)?;
+        let init: Vec<(&str, Value)> = values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        node.create_map(&group, &init, Privacy::Private)
+    })
+}
+
+/// Exports the envelope `id` with `resolve` and signs a body over its pieces.
+pub fn sign_envelope(
+    node: &LocalNode,
+    id: &CoID,
+    resolve: &ResolveQuery,
+    created_at_ms: u64,
+) -> Result<SignedBody, NodeError> {
+    let pieces = node
+        .export(id, resolve)?
+        .iter()
+        .map(ContentMessage::to_json)
+        .collect();
+    Ok(SignedBody::sign(
+        pieces,
+        id.clone(),
+        created_at_ms,
+        &node.reader().agent.signer,
+    ))
+}
+
+/// Parses the body's pieces. With `filter`, keeps only what a worker accepts from a request:
+/// the pieces of the envelope itself and of its direct dependencies (owner group, branch
+/// source, the accounts authoring its sessions), as jazz-tools does.
+pub fn pieces_to_import(
+    body: &SignedBody,
+    filter: bool,
+) -> Result<Vec<ContentMessage>, JazzRequestError> {
+    let mut messages = Vec::with_capacity(body.content_pieces.len());
+    for (index, piece) in body.content_pieces.iter().enumerate() {
+        let message = ContentMessage::from_json(piece).map_err(|e| {
+            JazzRequestError::invalid_payload(Some(
+                json!({"piece": index, "reason": e.to_string()}),
+            ))
+        })?;
+        messages.push(message);
+    }
+    if !filter {
+        return Ok(messages);
+    }
+    let Some(envelope) = messages
+        .iter()
+        .find(|m| m.id == body.id && m.header.is_some())
+    else {
+        return Ok(Vec::new());
+    };
+    let mut keep = vec![body.id.clone()];
+    if let Some(header) = &envelope.header {
+        if let Ruleset::OwnedByGroup { group, .. } = &header.ruleset {
+            keep.push(group.clone());
+        }
+        if let Some(source) = header
+            .meta
+            .as_ref()
+            .and_then(|m| m.get("source"))
+            .and_then(Value::as_str)
+            .and_then(|s| CoID::parse(s).ok())
+        {
+            keep.push(source);
+        }
+    }
+    for message in messages.iter().filter(|m| m.id == body.id) {
+        for (session, _) in &message.new {
+            if let SessionAuthor::Account(account) = session.author()
+                && !keep.contains(account) {
+                    keep.push(account.clone());
+                }
+        }
+    }
+    messages.retain(|m| keep.contains(&m.id));
+    Ok(messages)
+}
+
+/// Imports pieces into `node`; a piece that does not verify makes the payload invalid.
+/// Content still waiting for dependencies the body did not bring is dropped again.
+pub fn import_pieces(
+    node: &mut LocalNode,
+    pieces: Vec<ContentMessage>,
+) -> Result<(), JazzRequestError> {
+    let ids: Vec<CoID> = pieces.iter().map(|m| m.id.clone()).collect();
+    for piece in pieces {
+        node.import(piece).map_err(|e| {
+            JazzRequestError::invalid_payload(Some(json!({"reason": e.to_string()})))
+        })?;
+    }
+    node.discard_pending(&ids);
+    Ok(())
+}
+
+/// `madeBy`: the account that made the envelope's first valid transaction.
+pub fn sender_of(node: &LocalNode, envelope: &CoID) -> Result<CoID, JazzRequestError> {
+    if node.get(envelope).is_none() {
+        return Err(JazzRequestError::new(
+            "Unable to load the request payload",
+            400,
+        ));
+    }
+    let creator = node
+        .creator(envelope)
+        .map_err(|e| JazzRequestError::invalid_payload(Some(json!({"reason": e.to_string()}))))?
+        .ok_or_else(|| {
+            JazzRequestError::new(
+                "Request payload is not valid, creator session ID not found",
+                400,
+            )
+        })?;
+    let account = CoID::parse(&creator).map_err(|_| {
+        JazzRequestError::new(
+            "Request payload is not valid, the creator is not a valid account",
+            400,
+        )
+    })?;
+    match node.get(&account) {
+        Some(value) if value.header().account_agent().is_some() => Ok(account),
+        _ => Err(JazzRequestError::new("Creator account not found", 400)),
+    }
+}
+
+/// The envelope's values (without the `$handled` mark), once everything `resolve` asks for
+/// is loaded.
+pub fn envelope_values(
+    node: &LocalNode,
+    envelope: &CoID,
+    resolve: &ResolveQuery,
+) -> Result<Map<String, Value>, JazzRequestError> {
+    if node.missing_for(envelope, resolve).is_some() {
+        return Err(JazzRequestError::new("Value not found", 400));
+    }
+    let read = node
+        .read(envelope)
+        .map_err(|_| JazzRequestError::new("Value not found", 400))?;
+    let Value::Object(mut values) = read.value else {
+        return Err(JazzRequestError::new("Value not found", 400));
+    };
+    values.remove(HANDLED_KEY);
+    Ok(values)
+}

@@ -1,0 +1,92 @@
+//! What a route's handler receives and returns.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::error::JazzRequestError;
+use super::worker::WorkerShared;
+use crate::cojson::{LocalNode, NodeError};
+use crate::crypto::CoID;
+
+/// What a handler returns: the response's values (CoValue references as `co_z…` strings), or
+/// the error the client gets.
+pub type HandlerResult = Result<Map<String, Value>, JazzRequestError>;
+
+/// A boxed handler future.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
+
+/// A route's handler: jazz-tools' `handle(request, worker, callback)` callback.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one verified, loaded request.
+    fn call(&self, ctx: RequestContext) -> HandlerFuture;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(RequestContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send + 'static,
+{
+    fn call(&self, ctx: RequestContext) -> HandlerFuture {
+        Box::pin(self(ctx))
+    }
+}
+
+/// One verified request, as its handler sees it.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub(crate) worker: Arc<WorkerShared>,
+    pub(crate) made_by: CoID,
+    pub(crate) envelope: CoID,
+    pub(crate) values: Map<String, Value>,
+}
+
+impl RequestContext {
+    /// The account that sent the request (`madeBy`).
+    pub fn made_by(&self) -> &CoID {
+        &self.made_by
+    }
+
+    /// The request envelope's id (the message id).
+    pub fn request_id(&self) -> &CoID {
+        &self.envelope
+    }
+
+    /// The request's values: the envelope's fields (CoValue references as `co_z…` strings;
+    /// everything the route's request resolve names is loaded in the worker's node).
+    pub fn values(&self) -> &Map<String, Value> {
+        &self.values
+    }
+
+    /// The value of one field.
+    pub fn value(&self, field: &str) -> Option<&Value> {
+        self.values.get(field)
+    }
+
+    /// The worker's account.
+    pub fn worker_account(&self) -> &CoID {
+        &self.worker.account
+    }
+
+    /// Runs `f` on the worker's node, holding its lock: reads and writes in one call are
+    /// atomic with respect to every other request (check-then-write cannot oversell), and
+    /// its writes are signed once at the end. Keep it short and never block in it.
+    pub fn with_node<T>(
+        &self,
+        f: impl FnOnce(&mut LocalNode) -> Result<T, NodeError>,
+    ) -> Result<T, NodeError> {
+        let mut node = self.worker.lock_node()?;
+        node.batch(f)
+    }
+}
+
+impl std::fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("made_by", &self.made_by)
+            .field("request_id", &self.envelope)
+            .finish_non_exhaustive()
+    }
+}

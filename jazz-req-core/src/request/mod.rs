@@ -1,0 +1,32 @@
+//! The request protocol of jazz-tools 0.20.19 `experimental_defineRequest`, byte-compatible:
+//! signed envelopes of CoValue content, the worker's `handle` over the `http` crate's types,
+//! and the client's `send`.
+//!
+//! - [`body`]: the signed body `{contentPieces, id, createdAt, authToken, signerID}`;
+//! - [`envelope`]: building envelopes and taking received ones apart;
+//! - [`worker`]: [`RequestWorker`], answering requests (checks, replay guard, handler,
+//!   response, durable store);
+//! - [`client`]: [`RequestClient`], sending requests and loading responses;
+//! - [`error`]: [`JazzRequestError`] (message, code, details) and [`SendError`];
+//! - [`replay`], [`clock`], [`route`], [`handler`].
+
+pub mod body;
+pub mod client;
+pub mod clock;
+pub mod envelope;
+pub mod error;
+pub mod handler;
+pub mod replay;
+pub mod route;
+pub mod serve;
+pub mod worker;
+
+pub use body::SignedBody;
+pub use client::{RequestClient, Response};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{JazzRequestError, SendError};
+pub use handler::{Handler, HandlerResult, RequestContext};
+pub use replay::{ReplayGuard, StoredReplayGuard};
+pub use route::RouteSpec;
+pub use serve::{serve, spawn_server};
+pub use worker::{DecodedRequest, RequestWorker, WorkerConfig};

@@ -1,0 +1,55 @@
+//! A request route: where it is served and what its request and response carry.
+
+use crate::cojson::ResolveQuery;
+
+/// What jazz-tools' `experimental_defineRequest` defines, minus the schemas (which the
+/// typed layer adds): the URL (or path) and the resolve queries of request and response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// The URL the client posts to; the server matches its path.
+    pub url: String,
+    /// What the worker loads of the request before calling the handler.
+    pub request_resolve: ResolveQuery,
+    /// What the response carries (and the client loads).
+    pub response_resolve: ResolveQuery,
+}
+
+impl RouteSpec {
+    /// A route at `url` whose request and response are the envelopes alone (`resolve: true`).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            request_resolve: ResolveQuery::Value,
+            response_resolve: ResolveQuery::Value,
+        }
+    }
+
+    /// The same route loading `resolve` of the request.
+    #[must_use]
+    pub fn with_request_resolve(mut self, resolve: ResolveQuery) -> Self {
+        self.request_resolve = resolve;
+        self
+    }
+
+    /// The same route sending `resolve` of the response.
+    #[must_use]
+    pub fn with_response_resolve(mut self, resolve: ResolveQuery) -> Self {
+        self.response_resolve = resolve;
+        self
+    }
+
+    /// The path part of the URL (what a server matches).
+    pub fn path(&self) -> &str {
+        let without_scheme = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| rest);
+        if self.url.contains("://") {
+            without_scheme
+                .find('/')
+                .map_or("/", |i| &without_scheme[i..])
+        } else {
+            &self.url
+        }
+    }
+}
