@@ -2,14 +2,15 @@
 //! everyone, sealed for the reader, encrypted for another readable key, revealed to a parent
 //! group's key, or sealed for a parent group's sealer.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
 use super::group::{GroupLookup, GroupState};
 use crate::crypto::{
     self, AgentID, AgentSecret, CoID, Encrypted, KeyID, KeySecret, KeyWithID, Sealed,
-    SealedForGroup, TransactionID,
+    SealedForGroup, SealerID, SharedKey, TransactionID,
 };
 
 /// Who is reading: an agent, acting for an account (or as itself).
@@ -21,7 +22,13 @@ pub struct Reader {
     pub agent: AgentSecret,
     /// The agent's public id (kept to avoid recomputing it).
     pub agent_id: AgentID,
+    /// Box keys shared with other agents, by their sealer id (X25519 is the costly part of
+    /// sealing; a worker meets the same clients again and again).
+    shared_keys: Arc<Mutex<HashMap<SealerID, SharedKey>>>,
 }
+
+/// Above this many cached peers the cache starts over (it only saves work).
+const MAX_SHARED_KEYS: usize = 16_384;
 
 impl Reader {
     /// A reader acting for `account` with `agent`.
@@ -31,7 +38,25 @@ impl Reader {
             account,
             agent,
             agent_id,
+            shared_keys: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The box key this agent shares with the agent whose sealer is `peer` (cached).
+    pub fn shared_key(&self, peer: &SealerID) -> SharedKey {
+        if let Ok(cache) = self.shared_keys.lock()
+            && let Some(key) = cache.get(peer)
+        {
+            return key.clone();
+        }
+        let key = SharedKey::new(&self.agent.sealer, peer);
+        if let Ok(mut cache) = self.shared_keys.lock() {
+            if cache.len() >= MAX_SHARED_KEYS {
+                cache.clear();
+            }
+            cache.insert(*peer, key.clone());
+        }
+        key
     }
 
     /// The member key revelations are made for in `group`: the account id, or the agent
@@ -129,10 +154,9 @@ fn sealed_for_reader(
         .last_edit(&format!("{key_id}_for_{target}"), None)?;
     let sealed = Sealed::parse(edit.value.as_ref()?.as_str()?).ok()?;
     let revealer = context.agent_of(&edit.by)?;
-    let opened = crypto::unseal(
+    let opened = crypto::unseal_with(
         &sealed,
-        &reader.agent.sealer,
-        &revealer.sealer,
+        &reader.shared_key(&revealer.sealer),
         &nonce(group.id(), &edit.tx),
     )
     .ok()?;

@@ -44,7 +44,7 @@ pub use header::{CoValueHeader, CoValueType, CreatedAt, Priority, Ruleset, Uniqu
 pub use known_state::KnownState;
 pub use node::{ImportOutcome, LocalNode};
 pub use node_error::NodeError;
-pub use node_export::ResolveQuery;
+pub use node_export::{ExportedPiece, ResolveQuery};
 pub use node_read::ReadValue;
 pub use node_write::Privacy;
 pub use session_log::{SessionLog, SessionPiece, VerifiedAppend};

@@ -2,6 +2,7 @@
 //! waits until the accounts that sign it are loaded (as cojson's sync queue does).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::content::ContentMessage;
 use super::group::{GroupLookup, GroupState};
@@ -11,6 +12,9 @@ use super::node_error::NodeError;
 use super::signer::AccountSigners;
 use super::verified_state::{AppliedContent, VerifiedCoValue};
 use crate::crypto::{AgentID, CoID, SessionAuthor};
+
+/// Exported pieces by CoValue, with the signed transaction count they were made at.
+pub(crate) type ExportCache = HashMap<CoID, (usize, Arc<Vec<super::node_export::ExportedPiece>>)>;
 
 /// What happened to an imported content message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +45,13 @@ pub struct LocalNode {
     pub(crate) dirty: Vec<CoID>,
     /// Inside [`LocalNode::batch`]: own transactions are signed once at its end.
     pub(crate) deferring: bool,
+    /// Bumped whenever a group or account changes: validated group states older than this
+    /// are rebuilt (map and list changes never affect roles or keys).
+    pub(crate) group_generation: u64,
+    /// Exported JSON pieces by CoValue, with the transaction count they were made at.
+    pub(crate) exported: std::cell::RefCell<ExportCache>,
+    /// Validated group states of the generation they were built in.
+    pub(crate) group_states: std::cell::RefCell<(u64, HashMap<String, Arc<GroupState>>)>,
     /// CoValues with own transactions waiting for a signature (inside a batch).
     pub(crate) unsigned: Vec<CoID>,
 }
@@ -60,6 +71,9 @@ impl LocalNode {
             dirty: Vec::new(),
             deferring: false,
             unsigned: Vec::new(),
+            group_generation: 0,
+            exported: std::cell::RefCell::new(HashMap::new()),
+            group_states: std::cell::RefCell::new((0, HashMap::new())),
         }
     }
 
@@ -76,6 +90,31 @@ impl LocalNode {
     /// The loaded CoValues in arrival order.
     pub fn ids(&self) -> impl Iterator<Item = &CoID> {
         self.arrival.iter()
+    }
+
+    /// Forgets these CoValues from memory (e.g. a handled request's envelopes, once their
+    /// content has been taken for storage). Accounts stay: they sign other content.
+    pub fn evict(&mut self, ids: &[CoID]) {
+        let mut groups_changed = false;
+        for id in ids {
+            let Some(value) = self.values.get(id) else {
+                continue;
+            };
+            if value.header().account_agent().is_some() {
+                continue;
+            }
+            groups_changed |= matches!(value.header().ruleset, Ruleset::Group { .. });
+            self.values.remove(id);
+            if let Ok(mut exported) = self.exported.try_borrow_mut() {
+                exported.remove(id);
+            }
+        }
+        self.arrival.retain(|id| self.values.contains_key(id));
+        self.dirty.retain(|id| !ids.contains(id));
+        self.unsigned.retain(|id| !ids.contains(id));
+        if groups_changed {
+            self.group_generation += 1;
+        }
     }
 
     /// Drops queued content for these CoValues (e.g. what a rejected request brought).
@@ -155,7 +194,26 @@ impl LocalNode {
         }
     }
 
+    /// Notes that `id` changed: if it is a group or account, validated groups are stale.
+    pub(crate) fn changed(&mut self, id: &CoID) {
+        let is_group = self
+            .values
+            .get(id)
+            .is_some_and(|v| matches!(v.header().ruleset, Ruleset::Group { .. }));
+        if is_group {
+            self.group_generation += 1;
+        }
+    }
+
     fn apply(&mut self, message: &ContentMessage) -> Result<AppliedContent, NodeError> {
+        let applied = self.apply_inner(message)?;
+        if applied.total() > 0 || message.header.is_some() {
+            self.changed(&message.id);
+        }
+        Ok(applied)
+    }
+
+    fn apply_inner(&mut self, message: &ContentMessage) -> Result<AppliedContent, NodeError> {
         let id = message.id.clone();
         let wrap = |source| NodeError::Content {
             id: id.clone(),
@@ -204,8 +262,9 @@ impl LocalNode {
         }
         let id = value.id().clone();
         if self.values.insert(id.clone(), value).is_none() {
-            self.arrival.push(id);
+            self.arrival.push(id.clone());
         }
+        self.changed(&id);
         Ok(())
     }
 
@@ -238,15 +297,43 @@ impl AgentResolver for LocalNode {
     }
 }
 
-/// Groups built for one read, over the node's CoValues.
+/// Groups built for one read, over the node's CoValues; seeded from and returned to the
+/// node's cache of validated groups.
 pub(crate) struct GroupCache<'a> {
     pub(crate) node: &'a LocalNode,
-    pub(crate) groups: HashMap<String, GroupState>,
+    pub(crate) groups: HashMap<String, Arc<GroupState>>,
+    generation: u64,
+}
+
+impl<'a> GroupCache<'a> {
+    pub(crate) fn new(node: &'a LocalNode) -> Self {
+        let generation = node.group_generation;
+        let groups = match node.group_states.try_borrow() {
+            Ok(cached) if cached.0 == generation => cached.1.clone(),
+            _ => HashMap::new(),
+        };
+        Self {
+            node,
+            groups,
+            generation,
+        }
+    }
+}
+
+impl Drop for GroupCache<'_> {
+    fn drop(&mut self) {
+        // Keep what was built for the next read, unless groups changed meanwhile.
+        if let Ok(mut cached) = self.node.group_states.try_borrow_mut()
+            && self.generation == self.node.group_generation
+        {
+            *cached = (self.generation, std::mem::take(&mut self.groups));
+        }
+    }
 }
 
 impl GroupLookup for GroupCache<'_> {
     fn group(&self, id: &str) -> Option<&GroupState> {
-        self.groups.get(id)
+        self.groups.get(id).map(Arc::as_ref)
     }
 }
 

@@ -3,6 +3,7 @@
 //! (recursively), then its own content; each CoValue once.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -96,7 +97,7 @@ struct Exporter<'a> {
     node: &'a LocalNode,
     done: HashSet<CoID>,
     visiting: HashSet<CoID>,
-    pieces: Vec<ContentMessage>,
+    pieces: Vec<Arc<Vec<ExportedPiece>>>,
 }
 
 impl Exporter<'_> {
@@ -114,7 +115,7 @@ impl Exporter<'_> {
                 self.export(&dependency)?;
             }
         }
-        self.pieces.extend(value.new_content_since(None));
+        self.pieces.push(self.node.exported_json(value));
         self.visiting.remove(id);
         self.done.insert(id.clone());
         Ok(())
@@ -149,15 +150,70 @@ impl Exporter<'_> {
     }
 }
 
+/// One exported content piece in the three forms it is used in: JSON, its wire text and its
+/// stable JSON text (what a request token's hash covers).
+#[derive(Debug)]
+pub struct ExportedPiece {
+    /// The piece as JSON.
+    pub json: Value,
+    /// The piece as sent (`action, id, header, priority, new`).
+    pub wire: String,
+    /// The piece's stable JSON text.
+    pub stable: String,
+}
+
+impl ExportedPiece {
+    fn new(message: &ContentMessage) -> Self {
+        let json = message.to_json();
+        Self {
+            wire: message.to_json_string(),
+            stable: crate::crypto::stable_stringify(&json),
+            json,
+        }
+    }
+}
+
+/// Above this many cached exports the cache starts over (it only saves work).
+const MAX_CACHED_EXPORTS: usize = 4096;
+
 impl LocalNode {
-    /// The content pieces of `id` and what it depends on, following `resolve`, in the
-    /// order `exportCoValue` emits them. Own transactions of an unfinished
-    /// [`LocalNode::batch`] are not included until it ends.
-    pub fn export(
+    /// The full content of `id` as JSON pieces, cached per state of the CoValue (accounts and
+    /// groups that do not change are exported again and again in responses).
+    fn exported_json(&self, value: &VerifiedCoValue) -> Arc<Vec<ExportedPiece>> {
+        // What can be sent: signed transactions (a batch in progress has unsigned ones).
+        let count: usize = value
+            .sessions()
+            .map(super::session_log::SessionLog::signed_len)
+            .sum();
+        if let Ok(cache) = self.exported.try_borrow()
+            && let Some((at, pieces)) = cache.get(value.id())
+            && *at == count
+        {
+            return pieces.clone();
+        }
+        let pieces: Arc<Vec<ExportedPiece>> = Arc::new(
+            value
+                .new_content_since(None)
+                .iter()
+                .map(ExportedPiece::new)
+                .collect(),
+        );
+        if let Ok(mut cache) = self.exported.try_borrow_mut() {
+            if cache.len() >= MAX_CACHED_EXPORTS {
+                cache.clear();
+            }
+            cache.insert(value.id().clone(), (count, pieces.clone()));
+        }
+        pieces
+    }
+
+    /// Like [`LocalNode::export`], each piece as JSON, wire text and stable text (shared
+    /// with the node's cache: unchanged CoValues are not serialised again).
+    pub fn export_pieces(
         &self,
         id: &CoID,
         resolve: &ResolveQuery,
-    ) -> Result<Vec<ContentMessage>, NodeError> {
+    ) -> Result<Vec<Arc<Vec<ExportedPiece>>>, NodeError> {
         let mut exporter = Exporter {
             node: self,
             done: HashSet::new(),
@@ -166,5 +222,33 @@ impl LocalNode {
         };
         exporter.walk(id, resolve)?;
         Ok(exporter.pieces)
+    }
+
+    /// Like [`LocalNode::export`], as JSON pieces ready to send.
+    pub fn export_json(&self, id: &CoID, resolve: &ResolveQuery) -> Result<Vec<Value>, NodeError> {
+        Ok(self
+            .export_pieces(id, resolve)?
+            .iter()
+            .flat_map(|pieces| pieces.iter().map(|p| p.json.clone()).collect::<Vec<_>>())
+            .collect())
+    }
+
+    /// The content pieces of `id` and what it depends on, following `resolve`, in the
+    /// order `exportCoValue` emits them. Own transactions of an unfinished
+    /// [`LocalNode::batch`] are not included until it ends.
+    pub fn export(
+        &self,
+        id: &CoID,
+        resolve: &ResolveQuery,
+    ) -> Result<Vec<ContentMessage>, NodeError> {
+        self.export_json(id, resolve)?
+            .iter()
+            .map(|piece| {
+                ContentMessage::from_json(piece).map_err(|source| NodeError::Content {
+                    id: id.clone(),
+                    source,
+                })
+            })
+            .collect()
     }
 }

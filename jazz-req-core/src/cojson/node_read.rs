@@ -51,7 +51,7 @@ fn records(value: &VerifiedCoValue) -> Vec<TxRecord> {
     let mut txs = Vec::new();
     for log in value.sessions() {
         let session = log.session_id();
-        let author = session.author().to_string();
+        let author = session.author_str().to_owned();
         for (index, tx) in log.transactions().iter().enumerate() {
             let Ok(tx_index) = u32::try_from(index) else {
                 break;
@@ -94,14 +94,7 @@ fn named_parents(txs: &[TxRecord]) -> Vec<CoID> {
     parents
 }
 
-impl<'a> GroupCache<'a> {
-    pub(crate) fn new(node: &'a LocalNode) -> Self {
-        Self {
-            node,
-            groups: HashMap::new(),
-        }
-    }
-
+impl GroupCache<'_> {
     /// Builds the group `id` (and first its parents) into the cache.
     pub(crate) fn ensure_group(&mut self, id: &CoID, depth: usize) -> Result<(), NodeError> {
         if self.groups.contains_key(id.as_str()) {
@@ -131,13 +124,15 @@ impl<'a> GroupCache<'a> {
             SessionAuthor::Agent(agent) => agent.to_string(),
         };
         let state = GroupState::build(id.clone(), &admin, is_account, &txs, self);
-        self.groups.insert(id.to_string(), state);
+        self.groups
+            .insert(id.to_string(), std::sync::Arc::new(state));
         Ok(())
     }
 
     pub(crate) fn group_state(&self, id: &CoID) -> Result<&GroupState, NodeError> {
         self.groups
             .get(id.as_str())
+            .map(std::sync::Arc::as_ref)
             .ok_or_else(|| NodeError::NotLoaded(id.clone()))
     }
 }
@@ -180,10 +175,7 @@ impl LocalNode {
     pub fn group_state(&self, id: &CoID) -> Result<GroupState, NodeError> {
         let mut cache = GroupCache::new(self);
         cache.ensure_group(id, 0)?;
-        cache
-            .groups
-            .remove(id.as_str())
-            .ok_or_else(|| NodeError::NotLoaded(id.clone()))
+        cache.group_state(id).cloned()
     }
 
     /// The visible items of the list `id` with the op ids that inserted them, in order.

@@ -39,6 +39,38 @@ impl LocalNode {
             .map(|(tx, _)| tx.author.clone()))
     }
 
+    /// Reads `id` and says who created it, from one pass over its transactions.
+    pub fn read_with_creator(
+        &self,
+        id: &CoID,
+    ) -> Result<(super::node_read::ReadValue, Option<String>), NodeError> {
+        let value = self
+            .get(id)
+            .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
+        if matches!(value.header().ruleset, Ruleset::Group { .. }) {
+            return Ok((self.read(id)?, self.creator(id)?));
+        }
+        let (txs, valid, restricted) = self.owned_transactions(id)?;
+        let creator = txs
+            .iter()
+            .zip(&valid)
+            .find(|(_, ok)| **ok)
+            .map(|(tx, _)| tx.author.clone());
+        let content = match value.header().co_type {
+            CoValueType::CoList => {
+                super::node_read::list_content(&txs, &valid, restricted.as_deref()).to_json()
+            }
+            _ => super::node_read::map_content(&txs, &valid).to_json(None),
+        };
+        let read = super::node_read::ReadValue {
+            id: id.clone(),
+            co_type: value.header().co_type,
+            value: content,
+            roles: None,
+        };
+        Ok((read, creator))
+    }
+
     /// The first CoValue the query reaches from `id` that this node does not hold or cannot
     /// read, or `None` when everything the query asks for is loaded.
     pub fn missing_for(&self, id: &CoID, query: &ResolveQuery) -> Option<CoID> {

@@ -31,6 +31,10 @@ impl LocalNode {
     /// (one commit). Nothing is lost on failure: it stays queued for the next flush.
     pub fn flush(&mut self) -> Result<StoreSummary, NodeError> {
         let Some(storage) = self.storage.clone() else {
+            // Nothing to persist to: just sign what waits and forget the bookkeeping.
+            self.sign_pending();
+            self.unsaved.clear();
+            self.dirty.clear();
             return Ok(StoreSummary::default());
         };
         let content = self.take_unsaved()?;

@@ -213,6 +213,7 @@ impl LocalNode {
         if deferring && !self.unsigned.contains(id) {
             self.unsigned.push(id.clone());
         }
+        self.changed(id);
         if !self.dirty.contains(id) {
             self.dirty.push(id.clone());
         }
@@ -374,10 +375,9 @@ impl LocalNode {
         secret: &KeySecret,
     ) -> Result<(), NodeError> {
         let tx = self.next_transaction_id(group)?;
-        let sealed = crypto::seal(
+        let sealed = crypto::seal_with(
             &json!(secret.to_secret_string().as_str()),
-            &self.reader().agent.sealer,
-            &agent.sealer,
+            &self.reader().shared_key(&agent.sealer),
             &nonce(group, &tx.session_id, tx.tx_index),
         );
         self.set_trusting(

@@ -276,6 +276,11 @@ impl SessionLog {
         Ok(())
     }
 
+    /// How many transactions the last signature covers (what can be sent).
+    pub fn signed_len(&self) -> usize {
+        self.signed_len
+    }
+
     /// Whether own transactions wait for [`SessionLog::sign_pending`].
     pub fn has_unsigned(&self) -> bool {
         self.signed_len < self.transactions.len()

@@ -193,6 +193,13 @@ impl SessionID {
         &self.author
     }
 
+    /// The author's text (an account or agent id), without encoding it again.
+    pub fn author_str(&self) -> &str {
+        self.text
+            .split_once(Self::MARKER)
+            .map_or(self.text.as_str(), |(author, _)| author)
+    }
+
     /// Whether this is a delete session (ends with `$`).
     pub fn is_delete(&self) -> bool {
         self.text.ends_with('$')

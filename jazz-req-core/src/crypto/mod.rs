@@ -38,8 +38,8 @@ pub use ids::{
     SessionID, ShortHash, Signature, SignerID, TransactionID,
 };
 pub use seal::{
-    group_sealer_from_read_key, seal, seal_bytes, seal_for_group, unseal, unseal_bytes,
-    unseal_for_group,
+    SharedKey, group_sealer_from_read_key, seal, seal_bytes, seal_for_group, seal_with, unseal,
+    unseal_bytes, unseal_for_group, unseal_with,
 };
 pub use secrets::{AgentSecret, KeySecret, SealerSecret, SignerSecret};
 pub use sign::{VerifyingKey, sign, sign_hash, verify, verify_hash};

@@ -3,10 +3,64 @@
 use super::error::ParseError;
 use super::ids::{AgentID, SealerID, SignerID};
 
-secret_base58!(
-    /// An Ed25519 secret seed: `signerSecret_z…`.
-    SignerSecret, "signerSecret_z"
-);
+/// An Ed25519 secret seed: `signerSecret_z…`. It keeps the expanded signing key (and its
+/// public key), so signing does not derive them again each time; zeroized on drop (by
+/// ed25519-dalek), redacted in `Debug`.
+#[derive(Clone)]
+pub struct SignerSecret(ed25519_dalek::SigningKey);
+
+impl SignerSecret {
+    /// The prefix of the Jazz string form.
+    pub const PREFIX: &'static str = "signerSecret_z";
+
+    /// The secret for a 32-byte seed.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        // The copy in `bytes` is wiped when it drops.
+        let bytes = zeroize::Zeroizing::new(bytes);
+        Self(ed25519_dalek::SigningKey::from_bytes(&bytes))
+    }
+
+    /// The 32-byte seed.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        self.0.as_bytes()
+    }
+
+    /// Parses the Jazz string form, checking prefix, base58 and length.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let body = super::encoding::strip_prefix("SignerSecret", Self::PREFIX, text)?;
+        let bytes = super::encoding::base58_decode_fixed::<32>("SignerSecret", body)?;
+        Ok(Self::from_bytes(bytes))
+    }
+
+    /// The Jazz string form. It is the secret itself: keep it out of logs.
+    pub fn to_secret_string(&self) -> zeroize::Zeroizing<String> {
+        let mut s = zeroize::Zeroizing::new(String::with_capacity(64));
+        s.push_str(Self::PREFIX);
+        s.push_str(&super::encoding::base58_encode(self.as_bytes()));
+        s
+    }
+}
+
+impl PartialEq for SignerSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for SignerSecret {}
+
+impl std::fmt::Debug for SignerSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignerSecret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for SignerSecret {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
 secret_base58!(
     /// An X25519 secret scalar (unclamped; clamped at use): `sealerSecret_z…`.
     SealerSecret, "sealerSecret_z"
@@ -22,8 +76,8 @@ impl SignerSecret {
         SignerID::from_bytes(self.signing_key().verifying_key().to_bytes())
     }
 
-    pub(crate) fn signing_key(&self) -> ed25519_dalek::SigningKey {
-        ed25519_dalek::SigningKey::from_bytes(self.as_bytes())
+    pub(crate) fn signing_key(&self) -> &ed25519_dalek::SigningKey {
+        &self.0
     }
 }
 

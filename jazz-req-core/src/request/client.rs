@@ -8,7 +8,9 @@ use serde_json::{Map, Value, json};
 
 use super::body::SignedBody;
 use super::clock::{Clock, SystemClock};
-use super::envelope::{create_envelope, import_pieces, pieces_to_import, sender_of, sign_envelope};
+use super::envelope::{
+    create_envelope, import_pieces, pieces_to_import, read_envelope, sign_envelope,
+};
 use super::error::{JAZZ_REQUEST_ERROR_HEADER, JazzRequestError, SendError};
 use super::route::RouteSpec;
 use crate::cojson::permissions_role::Role;
@@ -134,7 +136,7 @@ impl RequestClient {
         let pieces = pieces_to_import(&signed, false)?;
         let mut node = self.node()?;
         import_pieces(&mut node, pieces)?;
-        let made_by = sender_of(&node, &signed.id)?;
+        let made_by = read_envelope(&node, &signed.id)?.sender;
         if node.missing_for(&signed.id, resolve).is_some() {
             return Err(JazzRequestError::new("Value not found", 400).into());
         }

@@ -41,11 +41,7 @@ pub fn sign_envelope(
     resolve: &ResolveQuery,
     created_at_ms: u64,
 ) -> Result<SignedBody, NodeError> {
-    let pieces = node
-        .export(id, resolve)?
-        .iter()
-        .map(ContentMessage::to_json)
-        .collect();
+    let pieces = node.export_json(id, resolve)?;
     Ok(SignedBody::sign(
         pieces,
         id.clone(),
@@ -97,9 +93,10 @@ pub fn pieces_to_import(
     for message in messages.iter().filter(|m| m.id == body.id) {
         for (session, _) in &message.new {
             if let SessionAuthor::Account(account) = session.author()
-                && !keep.contains(account) {
-                    keep.push(account.clone());
-                }
+                && !keep.contains(account)
+            {
+                keep.push(account.clone());
+            }
         }
     }
     messages.retain(|m| keep.contains(&m.id));
@@ -122,33 +119,51 @@ pub fn import_pieces(
     Ok(())
 }
 
-/// `madeBy`: the account that made the envelope's first valid transaction.
-pub fn sender_of(node: &LocalNode, envelope: &CoID) -> Result<CoID, JazzRequestError> {
+/// A received envelope, read once: its sender (`madeBy`, the account that made its first
+/// valid transaction) and its fields.
+pub struct ReadEnvelope {
+    /// `madeBy`.
+    pub sender: CoID,
+    /// The envelope's fields, `$handled` included.
+    pub fields: Map<String, Value>,
+}
+
+/// Reads the envelope `id` and finds its sender, with jazz-tools' errors.
+pub fn read_envelope(node: &LocalNode, envelope: &CoID) -> Result<ReadEnvelope, JazzRequestError> {
     if node.get(envelope).is_none() {
         return Err(JazzRequestError::new(
             "Unable to load the request payload",
             400,
         ));
     }
-    let creator = node
-        .creator(envelope)
-        .map_err(|e| JazzRequestError::invalid_payload(Some(json!({"reason": e.to_string()}))))?
-        .ok_or_else(|| {
-            JazzRequestError::new(
-                "Request payload is not valid, creator session ID not found",
-                400,
-            )
-        })?;
+    let (read, creator) = node
+        .read_with_creator(envelope)
+        .map_err(|e| JazzRequestError::invalid_payload(Some(json!({"reason": e.to_string()}))))?;
+    let creator = creator.ok_or_else(|| {
+        JazzRequestError::new(
+            "Request payload is not valid, creator session ID not found",
+            400,
+        )
+    })?;
     let account = CoID::parse(&creator).map_err(|_| {
         JazzRequestError::new(
             "Request payload is not valid, the creator is not a valid account",
             400,
         )
     })?;
-    match node.get(&account) {
-        Some(value) if value.header().account_agent().is_some() => Ok(account),
-        _ => Err(JazzRequestError::new("Creator account not found", 400)),
+    if node
+        .get(&account)
+        .is_none_or(|v| v.header().account_agent().is_none())
+    {
+        return Err(JazzRequestError::new("Creator account not found", 400));
     }
+    let Value::Object(fields) = read.value else {
+        return Err(JazzRequestError::new("Value not found", 400));
+    };
+    Ok(ReadEnvelope {
+        sender: account,
+        fields,
+    })
 }
 
 /// The envelope's values (without the `$handled` mark), once everything `resolve` asks for
@@ -156,17 +171,13 @@ pub fn sender_of(node: &LocalNode, envelope: &CoID) -> Result<CoID, JazzRequestE
 pub fn envelope_values(
     node: &LocalNode,
     envelope: &CoID,
+    fields: &Map<String, Value>,
     resolve: &ResolveQuery,
 ) -> Result<Map<String, Value>, JazzRequestError> {
-    if node.missing_for(envelope, resolve).is_some() {
+    if *resolve != ResolveQuery::Value && node.missing_for(envelope, resolve).is_some() {
         return Err(JazzRequestError::new("Value not found", 400));
     }
-    let read = node
-        .read(envelope)
-        .map_err(|_| JazzRequestError::new("Value not found", 400))?;
-    let Value::Object(mut values) = read.value else {
-        return Err(JazzRequestError::new("Value not found", 400));
-    };
+    let mut values = fields.clone();
     values.remove(HANDLED_KEY);
     Ok(values)
 }

@@ -28,7 +28,15 @@ const PRUNE_ABOVE: usize = 4096;
 pub struct StoredReplayGuard {
     storage: Option<Arc<dyn Storage>>,
     /// Claimed ids with the (worker-clock) time after which they no longer matter.
-    recent: Mutex<HashMap<CoID, u64>>,
+    recent: Mutex<RecentIds>,
+}
+
+/// Recent ids, and the size at which expired ones are dropped next (it doubles with the
+/// live ids, so dropping stays amortised constant time per claim).
+#[derive(Debug)]
+struct RecentIds {
+    ids: HashMap<CoID, u64>,
+    prune_at: usize,
 }
 
 impl StoredReplayGuard {
@@ -36,13 +44,16 @@ impl StoredReplayGuard {
     pub fn new(storage: Option<Arc<dyn Storage>>) -> Self {
         Self {
             storage,
-            recent: Mutex::new(HashMap::new()),
+            recent: Mutex::new(RecentIds {
+                ids: HashMap::new(),
+                prune_at: PRUNE_ABOVE,
+            }),
         }
     }
 
     /// How many ids are remembered in memory.
     pub fn remembered(&self) -> usize {
-        self.recent.lock().map_or(0, |r| r.len())
+        self.recent.lock().map_or(0, |r| r.ids.len())
     }
 }
 
@@ -50,13 +61,14 @@ impl ReplayGuard for StoredReplayGuard {
     fn claim(&self, id: &CoID, valid_until_ms: u64, now_ms: u64) -> Result<bool, StorageError> {
         {
             let mut recent = self.recent.lock().map_err(|_| StorageError::Poisoned)?;
-            if recent.len() > PRUNE_ABOVE {
-                recent.retain(|_, until| *until >= now_ms);
+            if recent.ids.len() > recent.prune_at {
+                recent.ids.retain(|_, until| *until >= now_ms);
+                recent.prune_at = (recent.ids.len() * 2).max(PRUNE_ABOVE);
             }
-            if recent.get(id).is_some_and(|until| *until >= now_ms) {
+            if recent.ids.get(id).is_some_and(|until| *until >= now_ms) {
                 return Ok(false);
             }
-            recent.insert(id.clone(), valid_until_ms);
+            recent.ids.insert(id.clone(), valid_until_ms);
         }
         let Some(storage) = &self.storage else {
             return Ok(true);
@@ -69,7 +81,7 @@ impl ReplayGuard for StoredReplayGuard {
             Ok(first) => Ok(first),
             Err(error) => {
                 if let Ok(mut recent) = self.recent.lock() {
-                    recent.remove(id);
+                    recent.ids.remove(id);
                 }
                 Err(error)
             }

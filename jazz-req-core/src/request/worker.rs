@@ -13,14 +13,14 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use tracing::Instrument as _;
 
-use super::body::{SignedBody, success_body};
+use super::body::SignedBody;
 use super::clock::{Clock, SystemClock};
 use super::envelope::{
-    HANDLED_KEY, create_envelope, envelope_values, import_pieces, pieces_to_import, sender_of,
-    sign_envelope,
+    HANDLED_KEY, create_envelope, envelope_values, import_pieces, pieces_to_import, read_envelope,
 };
 use super::error::JazzRequestError;
 use super::handler::{Handler, RequestContext};
+use super::outgoing::OutgoingBody;
 use super::replay::{ReplayGuard, StoredReplayGuard};
 use super::route::RouteSpec;
 use crate::cojson::permissions_role::Role;
@@ -64,6 +64,8 @@ pub(crate) struct WorkerShared {
     guard: Arc<dyn ReplayGuard>,
     clock: Arc<dyn Clock>,
     config: WorkerConfig,
+    /// Decoded public keys of the signers seen (decoding a point costs a few µs).
+    signer_keys: Mutex<HashMap<crate::crypto::SignerID, crate::crypto::VerifyingKey>>,
 }
 
 impl WorkerShared {
@@ -144,6 +146,7 @@ impl RequestWorker {
                 guard,
                 clock,
                 config,
+                signer_keys: Mutex::new(HashMap::new()),
             }),
             routes: Arc::new(HashMap::new()),
         })
@@ -216,7 +219,7 @@ impl RequestWorker {
             .instrument(span.clone())
             .await;
         let response = match outcome {
-            Ok(body) => json_response(http::StatusCode::OK, &body),
+            Ok(body) => json_response(http::StatusCode::OK, body),
             Err(error) => error.to_response(),
         };
         span.record("outcome", response.status().as_u16());
@@ -230,7 +233,7 @@ impl RequestWorker {
         spec: &RouteSpec,
         handler: &dyn Handler,
         request: http::Request<Bytes>,
-    ) -> Result<Value, JazzRequestError> {
+    ) -> Result<String, JazzRequestError> {
         check_content_type(request.headers())?;
         let body = request.into_body();
         if body.len() > self.shared.config.max_body_bytes {
@@ -254,10 +257,23 @@ impl RequestWorker {
             values,
         };
         match handler.call(ctx).await {
-            Ok(response_values) => self.respond(spec, &sender, &response_values).await,
+            Ok(response_values) => {
+                self.respond(spec, &signed.id, &sender, &response_values)
+                    .await
+            }
             Err(error) => {
                 // What the handler wrote before failing (and the `$handled` mark) is kept.
-                let content = self.shared.node()?.take_unsaved().unwrap_or_default();
+                let content = {
+                    let mut node = self.shared.node()?;
+                    let content = node.take_unsaved().unwrap_or_default();
+                    let group = owner_of(&node, &signed.id);
+                    let done: Vec<CoID> = [Some(signed.id.clone()), group]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    node.evict(&done);
+                    content
+                };
                 self.store(content).await?;
                 Err(error)
             }
@@ -297,7 +313,7 @@ impl RequestWorker {
                 401,
             ));
         }
-        signed.verify_token()?;
+        self.verify_token(&signed)?;
         let pieces = pieces_to_import(&signed, true)?;
 
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked finite above
@@ -313,7 +329,8 @@ impl RequestWorker {
 
         let mut node = self.shared.node()?;
         import_pieces(&mut node, pieces)?;
-        let sender = sender_of(&node, &signed.id)?;
+        let envelope = read_envelope(&node, &signed.id)?;
+        let sender = envelope.sender;
         let sender_signer = node
             .get(&sender)
             .and_then(|v| v.header().account_agent().map(|a| a.signer));
@@ -323,14 +340,10 @@ impl RequestWorker {
                 401,
             ));
         }
-        let handled = node
-            .read(&signed.id)
-            .ok()
-            .and_then(|r| r.value.get(HANDLED_KEY).cloned());
-        if handled == Some(json!(self.shared.account.as_str())) {
+        if envelope.fields.get(HANDLED_KEY) == Some(&json!(self.shared.account.as_str())) {
             return Err(already_handled());
         }
-        let values = envelope_values(&node, &signed.id, resolve)?;
+        let values = envelope_values(&node, &signed.id, &envelope.fields, resolve)?;
         node.batch(|node| {
             node.map_set(
                 &signed.id,
@@ -347,23 +360,40 @@ impl RequestWorker {
     async fn respond(
         &self,
         spec: &RouteSpec,
+        request: &CoID,
         sender: &CoID,
         values: &Map<String, Value>,
-    ) -> Result<Value, JazzRequestError> {
+    ) -> Result<String, JazzRequestError> {
         let now = self.shared.clock.now_ms();
         let (payload, content) = {
             let mut node = self.shared.node()?;
             let response = create_envelope(&mut node, sender, Role::Reader, values)
                 .map_err(|e| JazzRequestError::internal(format!("building the response: {e}")))?;
-            let payload = sign_envelope(&node, &response, &spec.response_resolve, now)
+            let pieces = node
+                .export_pieces(&response, &spec.response_resolve)
                 .map_err(|e| JazzRequestError::internal(format!("exporting the response: {e}")))?;
+            let response_group = owner_of(&node, &response);
+            let payload =
+                OutgoingBody::sign(pieces, response.clone(), now, &node.reader().agent.signer);
             let content = node
                 .take_unsaved()
                 .map_err(|e| JazzRequestError::internal(e.to_string()))?;
+            // The envelopes are answered: what they hold goes to storage, not memory.
+            let request_group = owner_of(&node, request);
+            let done: Vec<CoID> = [
+                Some(request.clone()),
+                request_group,
+                Some(response),
+                response_group,
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            node.evict(&done);
             (payload, content)
         };
         self.store(content).await?;
-        Ok(success_body(&payload))
+        Ok(payload.success_text())
     }
 
     /// Stores content durably (outside the node lock, so concurrent requests share commits).
@@ -418,14 +448,56 @@ impl RequestWorker {
         let pieces = pieces_to_import(&signed, true)?;
         let mut node = self.shared.node()?;
         import_pieces(&mut node, pieces)?;
-        let sender = sender_of(&node, &signed.id)?;
-        let values = envelope_values(&node, &signed.id, &crate::cojson::ResolveQuery::Value)?;
+        let envelope = read_envelope(&node, &signed.id)?;
+        let values = envelope_values(
+            &node,
+            &signed.id,
+            &envelope.fields,
+            &crate::cojson::ResolveQuery::Value,
+        )?;
         Ok(DecodedRequest {
             id: signed.id,
             created_at: signed.created_at,
-            sender,
+            sender: envelope.sender,
             values,
         })
+    }
+}
+
+impl RequestWorker {
+    /// Checks the body's token with a cached decoding of its signer's key.
+    fn verify_token(&self, signed: &SignedBody) -> Result<(), JazzRequestError> {
+        let invalid = || JazzRequestError::new("Invalid signature", 401);
+        let cached = self
+            .shared
+            .signer_keys
+            .lock()
+            .ok()
+            .and_then(|keys| keys.get(&signed.signer_id).cloned());
+        let key = match cached {
+            Some(key) => key,
+            None => {
+                let key =
+                    crate::crypto::VerifyingKey::new(&signed.signer_id).map_err(|_| invalid())?;
+                if let Ok(mut keys) = self.shared.signer_keys.lock() {
+                    if keys.len() >= 16_384 {
+                        keys.clear();
+                    }
+                    keys.insert(signed.signer_id, key.clone());
+                }
+                key
+            }
+        };
+        key.verify_hash(&signed.auth_token, &signed.signing_hash())
+            .map_err(|_| invalid())
+    }
+}
+
+/// The group that owns `id`, if `id` is a value owned by a group.
+fn owner_of(node: &LocalNode, id: &CoID) -> Option<CoID> {
+    match &node.get(id)?.header().ruleset {
+        crate::cojson::header::Ruleset::OwnedByGroup { group, .. } => Some(group.clone()),
+        _ => None,
     }
 }
 
@@ -455,8 +527,8 @@ fn check_content_type(headers: &http::HeaderMap) -> Result<(), JazzRequestError>
     }
 }
 
-fn json_response(status: http::StatusCode, body: &Value) -> http::Response<Bytes> {
-    let mut response = http::Response::new(Bytes::from(body.to_string()));
+fn json_response(status: http::StatusCode, body: String) -> http::Response<Bytes> {
+    let mut response = http::Response::new(Bytes::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -39,6 +39,18 @@ pub enum CliError {
         #[source]
         source: NodeError,
     },
+    /// The input file could not be read.
+    #[error("could not read {}", .path.display())]
+    ReadInput {
+        /// The file (`-` for standard input).
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The inspected request is not valid (the report says why).
+    #[error("the request is not valid")]
+    InvalidRequest,
     /// Printing the result failed (e.g. a closed pipe).
     #[error("could not write the output")]
     Output {

@@ -6,6 +6,7 @@
 mod account;
 mod auth_token;
 mod error;
+mod inspect;
 mod secret;
 
 use std::io::Write;
@@ -49,6 +50,8 @@ subcommands! {
     Account(account::AccountCommand),
     /// Print an auth token (`Authorization: Jazz <token>`) for the account of an agent secret.
     AuthToken(auth_token::AuthTokenArgs),
+    /// Verify and decrypt a captured request body as a worker; exits 1 when it is not valid.
+    Inspect(inspect::InspectArgs),
 }
 
 /// HTTP requests with server workers for Jazz apps: worker accounts and auth tokens,

@@ -1,0 +1,128 @@
+//! Criterion benchmark of the worker: `cargo bench -p jazz-req-core --bench request`.
+//!
+//! One fresh signed echo request (3 fields in, 3 out) from a repeat client, handled in
+//! process (`RequestWorker::handle` on an `http::Request`, no network), as
+//! `tests/js/bench-request.mjs` measures jazz-tools' `route.handle()`. Making the request
+//! (the client's side) is not timed. Measured with no storage, in-memory storage, and the
+//! embedded SQLite store (each response durable before it is answered).
+
+#![allow(missing_docs, clippy::panic)] // criterion_main! generates undocumented items
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use jazz_req_core::cojson::{LocalNode, ResolveQuery};
+use jazz_req_core::crypto::random::new_random_agent_secret;
+use jazz_req_core::request::{RequestClient, RequestContext, RequestWorker, RouteSpec};
+use jazz_req_core::storage::{MemoryStorage, SqliteStorage, Storage};
+use serde_json::{Map, Value, json};
+
+fn or_panic<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn setup(storage: Option<Arc<dyn Storage>>) -> (RequestWorker, RequestClient) {
+    let (mut worker_node, worker_account) = or_panic(LocalNode::create_account(
+        or_panic(new_random_agent_secret()),
+        "Worker",
+    ));
+    if let Some(storage) = storage {
+        worker_node.attach_storage(storage);
+        or_panic(worker_node.flush());
+    }
+    let worker_pieces = or_panic(worker_node.export(&worker_account, &ResolveQuery::Value));
+    let worker = or_panic(RequestWorker::new(worker_node)).route(
+        RouteSpec::new("/api/echo"),
+        |ctx: RequestContext| async move {
+            let values = ctx.values();
+            let name = values
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let email = values
+                .get("email")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let age = values
+                .get("age")
+                .and_then(Value::as_u64)
+                .unwrap_or_default();
+            Ok(Map::from_iter([
+                ("bio".to_owned(), json!(format!("Profile for {name}"))),
+                (
+                    "avatar".to_owned(),
+                    json!(format!("https://example.com/a/{email}.jpg")),
+                ),
+                ("age".to_owned(), json!(age + 1)),
+            ]))
+        },
+    );
+    let (mut client_node, _) = or_panic(LocalNode::create_account(
+        or_panic(new_random_agent_secret()),
+        "Client",
+    ));
+    for piece in worker_pieces {
+        or_panic(client_node.import(piece));
+    }
+    (worker, RequestClient::new(client_node))
+}
+
+fn request(client: &RequestClient, worker: &RequestWorker) -> http::Request<Bytes> {
+    let values = json!({"name": "John Doe", "email": "john@example.com", "age": 30});
+    let body =
+        or_panic(client.request_body(worker.account(), values.as_object().unwrap_or(&Map::new())));
+    let mut request = http::Request::new(Bytes::from(body.to_json().to_string()));
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = http::Uri::from_static("/api/echo");
+    request.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    request
+}
+
+fn bench_with(c: &mut Criterion, name: &str, storage: Option<Arc<dyn Storage>>) {
+    let runtime = or_panic(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    );
+    let (worker, client) = setup(storage);
+    // The first request makes the client known to the worker; later ones are "repeat".
+    let first = runtime.block_on(worker.handle(request(&client, &worker)));
+    assert_eq!(first.status(), 200, "{:?}", first.body());
+    c.bench_function(name, |b| {
+        // Only the worker's `handle` is timed; the client's bodies are made beforehand.
+        b.iter_custom(|iters| {
+            let requests: Vec<_> = (0..iters).map(|_| request(&client, &worker)).collect();
+            let started = std::time::Instant::now();
+            for req in requests {
+                let response = runtime.block_on(worker.handle(req));
+                assert_eq!(response.status(), 200);
+            }
+            started.elapsed()
+        })
+    });
+}
+
+fn benches(c: &mut Criterion) {
+    bench_with(c, "handle one echo request (no storage)", None);
+    bench_with(
+        c,
+        "handle one echo request (in-memory storage)",
+        Some(Arc::new(MemoryStorage::new())),
+    );
+    let dir = std::env::temp_dir().join(format!("jazz-req-bench-{}", std::process::id()));
+    or_panic(std::fs::create_dir_all(&dir));
+    let sqlite = or_panic(SqliteStorage::open(dir.join("worker.sqlite")));
+    bench_with(
+        c,
+        "handle one echo request (SQLite, durable)",
+        Some(Arc::new(sqlite)),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(request_benches, benches);
+criterion_main!(request_benches);
