@@ -1,2 +1,4 @@
 //! Runnable examples of jazz-req; see `examples/examples/` and run one with
-//! `cargo run --example <name>`.
+//! `cargo run --example <name>`. The routes they serve live here, so tests use them too.
+
+pub mod event_tickets;

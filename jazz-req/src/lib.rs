@@ -3,7 +3,46 @@
 //! A TypeScript Jazz client can call a Rust worker and a Rust client a TypeScript worker:
 //! the bytes on the wire are exactly those of jazz-tools / cojson 0.20.19.
 //!
-//! Today the facade exposes the Jazz-compatible crypto layer ([`crypto`]); the CoValue
-//! engine, the request protocol and the macros build on it.
+//! ```no_run
+//! use jazz_req::prelude::*;
+//! use serde_json::{Map, json};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // JAZZ_WORKER_ACCOUNT / JAZZ_WORKER_SECRET, from `jazz-req account create --store …`.
+//! let node = WorkerOptions::from_env()?.open_node()?;
+//! let worker = RequestWorker::new(node)?.route(
+//!     RouteSpec::new("/api/echo"),
+//!     |ctx: RequestContext| async move {
+//!         let name = ctx.value("name").cloned().unwrap_or_default();
+//!         Ok(Map::from_iter([("greeting".to_owned(), json!(format!("Hello {name}")))]))
+//!     },
+//! );
+//! let addr = spawn_server("127.0.0.1:8080".parse()?, worker).await?;
+//! # let _ = addr; Ok(()) }
+//! ```
+//!
+//! - [`request`]: the protocol — [`request::RequestWorker`] answers `http::Request`s (or
+//!   serves them with [`request::spawn_server`]), [`request::RequestClient`] sends;
+//!   [`request::JazzRequestError`] is the typed error both sides see.
+//! - [`cojson`]: the CoValue engine (a local node of verified CoValues: groups, accounts,
+//!   maps, lists, permissions, keys) that handlers read and write.
+//! - [`storage`]: the embedded SQLite store (the default) and an in-memory one.
+//! - [`crypto`], [`auth_token`]: Jazz's cryptography and `Authorization: Jazz …` tokens.
 
-pub use jazz_req_core::crypto;
+pub use jazz_req_core::{auth_token, cojson, crypto, request, storage};
+
+mod worker_options;
+pub use worker_options::{DEFAULT_STORE, WorkerOptions, WorkerStartError};
+
+/// What most workers and clients use.
+pub mod prelude {
+    pub use crate::cojson::permissions_role::Role;
+    pub use crate::cojson::{LocalNode, NodeError, Privacy, ResolveQuery};
+    pub use crate::crypto::{AgentSecret, CoID};
+    pub use crate::request::{
+        HandlerResult, JazzRequestError, RequestClient, RequestContext, RequestWorker, Response,
+        RouteSpec, SendError, spawn_server,
+    };
+    pub use crate::storage::{MemoryStorage, SqliteStorage, Storage};
+    pub use crate::{WorkerOptions, WorkerStartError};
+}

@@ -5,14 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use jazz_req_core::cojson::permissions_role::Role;
-use jazz_req_core::cojson::{ContentMessage, LocalNode, Privacy, ResolveQuery};
+use jazz_req_core::cojson::{ContentMessage, LocalNode, ResolveQuery};
 use jazz_req_core::crypto::{self, CoID};
 use jazz_req_core::request::{
     Clock, JazzRequestError, RequestClient, RequestContext, RequestWorker, RouteSpec, WorkerConfig,
     spawn_server,
 };
 use jazz_req_core::storage::Storage;
+use jazz_req_examples::event_tickets::{book, create_event};
 use serde_json::{Map, Value, json};
 
 /// A running Rust worker.
@@ -47,59 +47,6 @@ fn text(values: &Map<String, Value>, key: &str) -> String {
         .to_owned()
 }
 
-fn node_error(e: jazz_req_core::cojson::NodeError) -> JazzRequestError {
-    JazzRequestError::internal(e.to_string())
-}
-
-/// Books a seat: in one `with_node` call (atomic), checks the event's capacity against its
-/// reservations, creates a ticket readable by the sender and appends it.
-fn book(ctx: &RequestContext) -> Result<Map<String, Value>, JazzRequestError> {
-    let event = ctx
-        .value("event")
-        .and_then(Value::as_str)
-        .and_then(|s| CoID::parse(s).ok())
-        .ok_or_else(|| JazzRequestError::new("event is missing", 400))?;
-    let sender = ctx.made_by().clone();
-    let outcome = ctx
-        .with_node(|node| {
-            let fields = node.read(&event)?.value;
-            let capacity = fields.get("capacity").and_then(Value::as_u64).unwrap_or(0);
-            let reservations = fields
-                .get("reservations")
-                .and_then(Value::as_str)
-                .and_then(|s| CoID::parse(s).ok())
-                .ok_or_else(|| jazz_req_core::cojson::NodeError::NotLoaded(event.clone()))?;
-            let taken = node
-                .read(&reservations)?
-                .value
-                .as_array()
-                .map_or(0, Vec::len) as u64;
-            if taken >= capacity {
-                return Ok(Err(capacity));
-            }
-            let group = node.create_group()?;
-            node.add_member(&group, sender.as_str(), Role::Reader)?;
-            let ticket = node.create_map(
-                &group,
-                &[("seat", json!(taken + 1)), ("event", json!(event.as_str()))],
-                Privacy::Private,
-            )?;
-            node.list_append(&reservations, json!(ticket.as_str()), Privacy::Private)?;
-            Ok(Ok(ticket))
-        })
-        .map_err(node_error)?;
-    match outcome {
-        Ok(ticket) => Ok(Map::from_iter([(
-            "ticket".to_owned(),
-            json!(ticket.as_str()),
-        )])),
-        Err(capacity) => {
-            Err(JazzRequestError::new("Event is full", 400)
-                .with_details(json!({"capacity": capacity})))
-        }
-    }
-}
-
 impl RustWorker {
     /// Starts a worker for `node` (holding its account, storage attached if wanted) on
     /// 127.0.0.1, with an event of `capacity` seats everyone can read.
@@ -109,22 +56,7 @@ impl RustWorker {
         clock: Arc<dyn Clock>,
         config: WorkerConfig,
     ) -> Result<Self, String> {
-        let event = node
-            .batch(|node| {
-                let group = node.create_group()?;
-                node.add_member(&group, "everyone", Role::Reader)?;
-                let reservations = node.create_list(&group, &[], Privacy::Private)?;
-                node.create_map(
-                    &group,
-                    &[
-                        ("name", json!("Jazz night")),
-                        ("capacity", json!(capacity)),
-                        ("reservations", json!(reservations.as_str())),
-                    ],
-                    Privacy::Private,
-                )
-            })
-            .map_err(|e| e.to_string())?;
+        let event = create_event(&mut node, "Jazz night", capacity).map_err(|e| e.to_string())?;
         node.flush().map_err(|e| e.to_string())?;
         let runs: Arc<[AtomicU64; 3]> =
             Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);

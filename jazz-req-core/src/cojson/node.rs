@@ -264,6 +264,10 @@ impl LocalNode {
         if self.values.insert(id.clone(), value).is_none() {
             self.arrival.push(id.clone());
         }
+        // Stored on the next flush, even if nothing is ever written to it.
+        if !self.dirty.contains(&id) {
+            self.dirty.push(id.clone());
+        }
         self.changed(&id);
         Ok(())
     }

@@ -166,16 +166,28 @@ pub fn read_envelope(node: &LocalNode, envelope: &CoID) -> Result<ReadEnvelope, 
     })
 }
 
+/// How many CoValues one resolve may load from storage.
+const MAX_RESOLVE_LOADS: usize = 256;
+
 /// The envelope's values (without the `$handled` mark), once everything `resolve` asks for
-/// is loaded.
+/// is loaded: what the node lacks is loaded from its storage, else "Value not found".
 pub fn envelope_values(
-    node: &LocalNode,
+    node: &mut LocalNode,
     envelope: &CoID,
     fields: &Map<String, Value>,
     resolve: &ResolveQuery,
 ) -> Result<Map<String, Value>, JazzRequestError> {
-    if *resolve != ResolveQuery::Value && node.missing_for(envelope, resolve).is_some() {
-        return Err(JazzRequestError::new("Value not found", 400));
+    if *resolve != ResolveQuery::Value {
+        let mut loads = 0;
+        while let Some(missing) = node.missing_for(envelope, resolve) {
+            let loaded = loads < MAX_RESOLVE_LOADS
+                && node.get(&missing).is_none()
+                && node.load_from_storage(&missing).unwrap_or(false);
+            if !loaded {
+                return Err(JazzRequestError::new("Value not found", 400));
+            }
+            loads += 1;
+        }
     }
     let mut values = fields.clone();
     values.remove(HANDLED_KEY);

@@ -343,7 +343,7 @@ impl RequestWorker {
         if envelope.fields.get(HANDLED_KEY) == Some(&json!(self.shared.account.as_str())) {
             return Err(already_handled());
         }
-        let values = envelope_values(&node, &signed.id, &envelope.fields, resolve)?;
+        let values = envelope_values(&mut node, &signed.id, &envelope.fields, resolve)?;
         node.batch(|node| {
             node.map_set(
                 &signed.id,
@@ -450,7 +450,7 @@ impl RequestWorker {
         import_pieces(&mut node, pieces)?;
         let envelope = read_envelope(&node, &signed.id)?;
         let values = envelope_values(
-            &node,
+            &mut node,
             &signed.id,
             &envelope.fields,
             &crate::cojson::ResolveQuery::Value,
