@@ -329,6 +329,23 @@ impl CoValueHeader {
         }
     }
 
+    /// The CoValues this header names: the owner group (`ownedByGroup`) and the branch
+    /// source (`meta.source`), in that order.
+    pub fn named_dependencies(&self) -> Vec<CoID> {
+        let mut deps = Vec::new();
+        if let Ruleset::OwnedByGroup { group, .. } = &self.ruleset {
+            deps.push(group.clone());
+        }
+        let source = self
+            .meta
+            .as_ref()
+            .and_then(|m| m.get("source"))
+            .and_then(Value::as_str)
+            .and_then(|s| CoID::parse(s).ok());
+        deps.extend(source);
+        deps
+    }
+
     /// The agent that signs for this account, if this is an account header (a `comap` with a
     /// `group` ruleset, `meta.type == "account"` and an agent as initial admin), as cojson's
     /// `resolveAccountAgent` requires.

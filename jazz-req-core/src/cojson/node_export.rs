@@ -50,17 +50,8 @@ pub fn dependencies(value: &VerifiedCoValue) -> Vec<CoID> {
         }
     };
     let header = value.header();
-    if let Ruleset::OwnedByGroup { group, .. } = &header.ruleset {
-        push(group.clone(), &mut deps);
-    }
-    if let Some(source) = header
-        .meta
-        .as_ref()
-        .and_then(|m| m.get("source"))
-        .and_then(Value::as_str)
-        .and_then(|s| CoID::parse(s).ok())
-    {
-        push(source, &mut deps);
+    for named in header.named_dependencies() {
+        push(named, &mut deps);
     }
     if matches!(header.ruleset, Ruleset::Group { .. }) {
         for log in value.sessions() {

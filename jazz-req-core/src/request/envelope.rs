@@ -5,7 +5,6 @@ use serde_json::{Map, Value, json};
 
 use super::body::SignedBody;
 use super::error::JazzRequestError;
-use crate::cojson::header::Ruleset;
 use crate::cojson::permissions_role::Role;
 use crate::cojson::{ContentMessage, LocalNode, NodeError, Privacy, ResolveQuery};
 use crate::crypto::{CoID, SessionAuthor};
@@ -77,18 +76,7 @@ pub fn pieces_to_import(
     };
     let mut keep = vec![body.id.clone()];
     if let Some(header) = &envelope.header {
-        if let Ruleset::OwnedByGroup { group, .. } = &header.ruleset {
-            keep.push(group.clone());
-        }
-        if let Some(source) = header
-            .meta
-            .as_ref()
-            .and_then(|m| m.get("source"))
-            .and_then(Value::as_str)
-            .and_then(|s| CoID::parse(s).ok())
-        {
-            keep.push(source);
-        }
+        keep.extend(header.named_dependencies());
     }
     for message in messages.iter().filter(|m| m.id == body.id) {
         for (session, _) in &message.new {

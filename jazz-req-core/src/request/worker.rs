@@ -286,34 +286,11 @@ impl RequestWorker {
         body: &[u8],
         resolve: &crate::cojson::ResolveQuery,
     ) -> Result<(SignedBody, CoID, Map<String, Value>), JazzRequestError> {
-        let json: Value = serde_json::from_slice(body).map_err(|e| {
-            JazzRequestError::invalid_payload(Some(
-                json!({"reason": format!("body is not JSON: {e}")}),
-            ))
-        })?;
-        let signed = SignedBody::from_json(&json)?;
+        let signed = self.check_body(body)?;
         let now = self.shared.clock.now_ms();
         let created_at = signed.created_at_ms();
-        let config = &self.shared.config;
         #[allow(clippy::cast_precision_loss)] // ms timestamps are far below 2^53
-        let (now_f, expiry_f, skew_f) = (
-            now as f64,
-            config.expiry_ms as f64,
-            config.future_skew_ms as f64,
-        );
-        if !created_at.is_finite() || created_at + expiry_f < now_f {
-            return Err(JazzRequestError::new(
-                "Authentication token is expired",
-                401,
-            ));
-        }
-        if created_at > now_f + skew_f {
-            return Err(JazzRequestError::new(
-                "Authentication token is not valid yet",
-                401,
-            ));
-        }
-        self.verify_token(&signed)?;
+        let expiry_f = self.shared.config.expiry_ms as f64;
         let pieces = pieces_to_import(&signed, true)?;
 
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked finite above
@@ -429,22 +406,7 @@ impl RequestWorker {
     /// Verifies and decodes a captured request body as this worker, without handling it or
     /// writing anything durable (for inspection): shape, expiry, token, pieces, sender.
     pub fn decode(&self, body: &[u8]) -> Result<DecodedRequest, JazzRequestError> {
-        let json: Value = serde_json::from_slice(body).map_err(|e| {
-            JazzRequestError::invalid_payload(Some(
-                json!({"reason": format!("body is not JSON: {e}")}),
-            ))
-        })?;
-        let signed = SignedBody::from_json(&json)?;
-        let now = self.shared.clock.now_ms();
-        #[allow(clippy::cast_precision_loss)] // ms timestamps are far below 2^53
-        let expired = signed.created_at_ms() + (self.shared.config.expiry_ms as f64) < (now as f64);
-        if expired {
-            return Err(JazzRequestError::new(
-                "Authentication token is expired",
-                401,
-            ));
-        }
-        signed.verify_token()?;
+        let signed = self.check_body(body)?;
         let pieces = pieces_to_import(&signed, true)?;
         let mut node = self.shared.node()?;
         import_pieces(&mut node, pieces)?;
@@ -465,6 +427,40 @@ impl RequestWorker {
 }
 
 impl RequestWorker {
+    /// The checks that need no state: JSON, shape, expiry (and a `createdAt` too far in the
+    /// future), and the token.
+    fn check_body(&self, body: &[u8]) -> Result<SignedBody, JazzRequestError> {
+        let json: Value = serde_json::from_slice(body).map_err(|e| {
+            JazzRequestError::invalid_payload(Some(
+                json!({"reason": format!("body is not JSON: {e}")}),
+            ))
+        })?;
+        let signed = SignedBody::from_json(&json)?;
+        let now = self.shared.clock.now_ms();
+        let created_at = signed.created_at_ms();
+        let config = &self.shared.config;
+        #[allow(clippy::cast_precision_loss)] // ms timestamps are far below 2^53
+        let (now_f, expiry_f, skew_f) = (
+            now as f64,
+            config.expiry_ms as f64,
+            config.future_skew_ms as f64,
+        );
+        if !created_at.is_finite() || created_at + expiry_f < now_f {
+            return Err(JazzRequestError::new(
+                "Authentication token is expired",
+                401,
+            ));
+        }
+        if created_at > now_f + skew_f {
+            return Err(JazzRequestError::new(
+                "Authentication token is not valid yet",
+                401,
+            ));
+        }
+        self.verify_token(&signed)?;
+        Ok(signed)
+    }
+
     /// Checks the body's token with a cached decoding of its signer's key.
     fn verify_token(&self, signed: &SignedBody) -> Result<(), JazzRequestError> {
         let invalid = || JazzRequestError::new("Invalid signature", 401);
