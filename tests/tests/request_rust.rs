@@ -353,3 +353,50 @@ async fn concurrent_bookings_never_oversell() {
         .unwrap();
     assert_eq!(reservations.as_array().unwrap().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_envelope_in_an_existing_group_is_refused_and_leaves_that_group_alone() {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let worker = start(2, clock.clone()).await;
+    let [echo, _, book] = routes(&worker.base_url());
+    let client = rust_client(&worker, "Mallory", clock.clone()).unwrap();
+    // The event's group (everyone reads it) named as the owner of Mallory's envelope.
+    let event_group = {
+        let node = client.node().unwrap();
+        match &node.get(&worker.event).unwrap().header().ruleset {
+            jazz_req_core::cojson::header::Ruleset::OwnedByGroup { group, .. } => group.clone(),
+            _ => panic!("the event is owned by a group"),
+        }
+    };
+    let body = {
+        let mut node = client.node().unwrap();
+        let envelope = node
+            .create_map(
+                &event_group,
+                &[("name", json!("Mallory"))],
+                jazz_req_core::cojson::Privacy::Private,
+            )
+            .unwrap();
+        let pieces = node
+            .export_json(&envelope, &jazz_req_core::cojson::ResolveQuery::Value)
+            .unwrap();
+        SignedBody::sign(
+            pieces,
+            envelope,
+            clock.now_ms(),
+            &node.reader().agent.signer,
+        )
+        .to_json()
+    };
+    let answer = post_json(&echo.url, &body).await;
+    assert_error(&answer, 400, "creator session ID not found");
+    assert_eq!(worker.runs[0].load(Ordering::SeqCst), 0);
+    // The event and its group are still there: booking works.
+    let fan = rust_client(&worker, "Fan", clock).unwrap();
+    let event = values(json!({"event": worker.event.as_str()}));
+    let booked = fan
+        .send(&book, worker.worker.account(), &event)
+        .await
+        .unwrap();
+    assert_eq!(booked.value["ticket"]["seat"], json!(1));
+}

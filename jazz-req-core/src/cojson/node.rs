@@ -110,6 +110,7 @@ impl LocalNode {
             }
         }
         self.arrival.retain(|id| self.values.contains_key(id));
+        self.unsaved.retain(|m| !ids.contains(&m.id));
         self.dirty.retain(|id| !ids.contains(id));
         self.unsigned.retain(|id| !ids.contains(id));
         if groups_changed {

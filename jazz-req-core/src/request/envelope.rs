@@ -92,19 +92,28 @@ pub fn pieces_to_import(
 }
 
 /// Imports pieces into `node`; a piece that does not verify makes the payload invalid.
-/// Content still waiting for dependencies the body did not bring is dropped again.
+/// Content still waiting for dependencies the body did not bring is dropped again. Returns
+/// the CoValues that were new to the node (what the request brought, and only that, may be
+/// evicted once it is answered).
 pub fn import_pieces(
     node: &mut LocalNode,
     pieces: Vec<ContentMessage>,
-) -> Result<(), JazzRequestError> {
+) -> Result<Vec<CoID>, JazzRequestError> {
     let ids: Vec<CoID> = pieces.iter().map(|m| m.id.clone()).collect();
+    let mut fresh: Vec<CoID> = Vec::new();
+    for id in &ids {
+        if node.get(id).is_none() && !fresh.contains(id) {
+            fresh.push(id.clone());
+        }
+    }
     for piece in pieces {
         node.import(piece).map_err(|e| {
             JazzRequestError::invalid_payload(Some(json!({"reason": e.to_string()})))
         })?;
     }
     node.discard_pending(&ids);
-    Ok(())
+    fresh.retain(|id| node.get(id).is_some());
+    Ok(fresh)
 }
 
 /// A received envelope, read once: its sender (`madeBy`, the account that made its first

@@ -245,7 +245,7 @@ impl RequestWorker {
                 413,
             ));
         }
-        let (signed, sender, values) = self.accept(&body, &spec.request_resolve)?;
+        let (signed, sender, values, fresh) = self.accept(&body, &spec.request_resolve)?;
         let current = tracing::Span::current();
         current.record("message_id", tracing::field::display(&signed.id));
         current.record("sender", tracing::field::display(&sender));
@@ -257,21 +257,13 @@ impl RequestWorker {
             values,
         };
         match handler.call(ctx).await {
-            Ok(response_values) => {
-                self.respond(spec, &signed.id, &sender, &response_values)
-                    .await
-            }
+            Ok(response_values) => self.respond(spec, &fresh, &sender, &response_values).await,
             Err(error) => {
                 // What the handler wrote before failing (and the `$handled` mark) is kept.
                 let content = {
                     let mut node = self.shared.node()?;
                     let content = node.take_unsaved().unwrap_or_default();
-                    let group = owner_of(&node, &signed.id);
-                    let done: Vec<CoID> = [Some(signed.id.clone()), group]
-                        .into_iter()
-                        .flatten()
-                        .collect();
-                    node.evict(&done);
+                    node.evict(&fresh);
                     content
                 };
                 self.store(content).await?;
@@ -285,7 +277,7 @@ impl RequestWorker {
         &self,
         body: &[u8],
         resolve: &crate::cojson::ResolveQuery,
-    ) -> Result<(SignedBody, CoID, Map<String, Value>), JazzRequestError> {
+    ) -> Result<(SignedBody, CoID, Map<String, Value>, Vec<CoID>), JazzRequestError> {
         let signed = self.check_body(body)?;
         let now = self.shared.clock.now_ms();
         let created_at = signed.created_at_ms();
@@ -305,8 +297,25 @@ impl RequestWorker {
         }
 
         let mut node = self.shared.node()?;
-        import_pieces(&mut node, pieces)?;
-        let envelope = read_envelope(&node, &signed.id)?;
+        let fresh = import_pieces(&mut node, pieces)?;
+        match Self::admit(&mut node, &self.shared.account, &signed, resolve) {
+            Ok((sender, values)) => Ok((signed, sender, values, fresh)),
+            Err(error) => {
+                // Refused after import: what this request brought leaves memory again.
+                node.evict(&fresh);
+                Err(error)
+            }
+        }
+    }
+
+    /// The checks on the imported envelope, then the `$handled` mark.
+    fn admit(
+        node: &mut LocalNode,
+        worker: &CoID,
+        signed: &SignedBody,
+        resolve: &crate::cojson::ResolveQuery,
+    ) -> Result<(CoID, Map<String, Value>), JazzRequestError> {
+        let envelope = read_envelope(node, &signed.id)?;
         let sender = envelope.sender;
         let sender_signer = node
             .get(&sender)
@@ -317,27 +326,27 @@ impl RequestWorker {
                 401,
             ));
         }
-        if envelope.fields.get(HANDLED_KEY) == Some(&json!(self.shared.account.as_str())) {
+        if envelope.fields.get(HANDLED_KEY) == Some(&json!(worker.as_str())) {
             return Err(already_handled());
         }
-        let values = envelope_values(&mut node, &signed.id, &envelope.fields, resolve)?;
+        let values = envelope_values(node, &signed.id, &envelope.fields, resolve)?;
         node.batch(|node| {
             node.map_set(
                 &signed.id,
                 HANDLED_KEY,
-                json!(self.shared.account.as_str()),
+                json!(worker.as_str()),
                 Privacy::Private,
             )
         })
         .map_err(|e| JazzRequestError::internal(format!("marking the request handled: {e}")))?;
-        Ok((signed, sender, values))
+        Ok((sender, values))
     }
 
     /// Builds, signs and stores the response; answers only once it is stored.
     async fn respond(
         &self,
         spec: &RouteSpec,
-        request: &CoID,
+        request_fresh: &[CoID],
         sender: &CoID,
         values: &Map<String, Value>,
     ) -> Result<String, JazzRequestError> {
@@ -355,17 +364,11 @@ impl RequestWorker {
             let content = node
                 .take_unsaved()
                 .map_err(|e| JazzRequestError::internal(e.to_string()))?;
-            // The envelopes are answered: what they hold goes to storage, not memory.
-            let request_group = owner_of(&node, request);
-            let done: Vec<CoID> = [
-                Some(request.clone()),
-                request_group,
-                Some(response),
-                response_group,
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
+            // The envelopes are answered: what they hold goes to storage, not memory. Only
+            // what this request brought or made leaves (a client may name an existing group
+            // as its envelope's owner: that group stays).
+            let mut done: Vec<CoID> = request_fresh.to_vec();
+            done.extend([Some(response), response_group].into_iter().flatten());
             node.evict(&done);
             (payload, content)
         };
