@@ -245,7 +245,12 @@ impl RequestWorker {
                 413,
             ));
         }
-        let (signed, sender, values, fresh) = self.accept(&body, &spec.request_resolve)?;
+        let Accepted {
+            signed,
+            sender,
+            values,
+            fresh,
+        } = self.accept(&body, &spec.request_resolve)?;
         let current = tracing::Span::current();
         current.record("message_id", tracing::field::display(&signed.id));
         current.record("sender", tracing::field::display(&sender));
@@ -277,7 +282,7 @@ impl RequestWorker {
         &self,
         body: &[u8],
         resolve: &crate::cojson::ResolveQuery,
-    ) -> Result<(SignedBody, CoID, Map<String, Value>, Vec<CoID>), JazzRequestError> {
+    ) -> Result<Accepted, JazzRequestError> {
         let signed = self.check_body(body)?;
         let now = self.shared.clock.now_ms();
         let created_at = signed.created_at_ms();
@@ -299,7 +304,12 @@ impl RequestWorker {
         let mut node = self.shared.node()?;
         let fresh = import_pieces(&mut node, pieces)?;
         match Self::admit(&mut node, &self.shared.account, &signed, resolve) {
-            Ok((sender, values)) => Ok((signed, sender, values, fresh)),
+            Ok((sender, values)) => Ok(Accepted {
+                signed,
+                sender,
+                values,
+                fresh,
+            }),
             Err(error) => {
                 // Refused after import: what this request brought leaves memory again.
                 node.evict(&fresh);
@@ -490,6 +500,15 @@ impl RequestWorker {
         key.verify_hash(&signed.auth_token, &signed.signing_hash())
             .map_err(|_| invalid())
     }
+}
+
+/// A request that passed every check and is marked handled.
+struct Accepted {
+    signed: SignedBody,
+    sender: CoID,
+    values: Map<String, Value>,
+    /// The CoValues the request brought that the node did not have.
+    fresh: Vec<CoID>,
 }
 
 /// The group that owns `id`, if `id` is a value owned by a group.
