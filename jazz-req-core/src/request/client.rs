@@ -103,7 +103,22 @@ impl RequestClient {
             .bytes()
             .await
             .map_err(|e| SendError::Transport(e.to_string()))?;
-        self.read_response(status, is_error, &bytes, &route.response_resolve)
+        let response = self.read_response(status, is_error, &bytes, &route.response_resolve);
+        self.forget_request(&body.id)?;
+        response
+    }
+
+    /// Drops a sent request's envelope and its group from memory (they were stored, if the
+    /// node has storage, when the request was made).
+    fn forget_request(&self, envelope: &CoID) -> Result<(), SendError> {
+        let mut node = self.node()?;
+        let group = node.get(envelope).and_then(|v| match &v.header().ruleset {
+            crate::cojson::header::Ruleset::OwnedByGroup { group, .. } => Some(group.clone()),
+            _ => None,
+        });
+        let ids: Vec<CoID> = std::iter::once(envelope.clone()).chain(group).collect();
+        node.evict(&ids);
+        Ok(())
     }
 
     /// Reads a worker's answer as jazz-tools' client does: a non-2xx status is a
