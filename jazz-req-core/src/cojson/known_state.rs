@@ -20,6 +20,15 @@ pub struct KnownState {
 }
 
 impl KnownState {
+    /// The header plus these sessions with their transaction counts.
+    pub fn from_counts<'a>(id: CoID, counts: impl Iterator<Item = (&'a SessionID, usize)>) -> Self {
+        Self {
+            id,
+            header: true,
+            sessions: counts.map(|(session, n)| (session.clone(), n)).collect(),
+        }
+    }
+
     /// Knowing nothing of `id`.
     pub fn empty(id: CoID) -> Self {
         Self {

@@ -43,6 +43,9 @@ pub struct LocalNode {
     pub(crate) unsaved: Vec<ContentMessage>,
     /// CoValues this node wrote to since the last flush.
     pub(crate) dirty: Vec<CoID>,
+    /// CoValues this node created since the last flush: none of them is stored yet, so
+    /// flushing them needs no look-up in the storage.
+    pub(crate) created: std::collections::HashSet<CoID>,
     /// Inside [`LocalNode::batch`]: own transactions are signed once at its end.
     pub(crate) deferring: bool,
     /// Bumped whenever a group or account changes: validated group states older than this
@@ -69,6 +72,7 @@ impl LocalNode {
             storage: None,
             unsaved: Vec::new(),
             dirty: Vec::new(),
+            created: std::collections::HashSet::new(),
             deferring: false,
             unsigned: Vec::new(),
             group_generation: 0,
@@ -112,6 +116,7 @@ impl LocalNode {
         self.arrival.retain(|id| self.values.contains_key(id));
         self.unsaved.retain(|m| !ids.contains(&m.id));
         self.dirty.retain(|id| !ids.contains(id));
+        self.created.retain(|id| !ids.contains(id));
         self.unsigned.retain(|id| !ids.contains(id));
         if groups_changed {
             self.group_generation += 1;
@@ -269,6 +274,7 @@ impl LocalNode {
         if !self.dirty.contains(&id) {
             self.dirty.push(id.clone());
         }
+        self.created.insert(id.clone());
         self.changed(&id);
         Ok(())
     }

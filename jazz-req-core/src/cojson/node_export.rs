@@ -145,6 +145,8 @@ impl Exporter<'_> {
 /// stable JSON text (what a request token's hash covers).
 #[derive(Debug)]
 pub struct ExportedPiece {
+    /// The piece.
+    pub message: ContentMessage,
     /// The piece as JSON.
     pub json: Value,
     /// The piece as sent (`action, id, header, priority, new`).
@@ -154,12 +156,13 @@ pub struct ExportedPiece {
 }
 
 impl ExportedPiece {
-    fn new(message: &ContentMessage) -> Self {
+    fn new(message: ContentMessage) -> Self {
         let json = message.to_json();
         Self {
             wire: message.to_json_string(),
             stable: crate::crypto::stable_stringify(&json),
             json,
+            message,
         }
     }
 }
@@ -185,7 +188,7 @@ impl LocalNode {
         let pieces: Arc<Vec<ExportedPiece>> = Arc::new(
             value
                 .new_content_since(None)
-                .iter()
+                .into_iter()
                 .map(ExportedPiece::new)
                 .collect(),
         );
@@ -232,14 +235,10 @@ impl LocalNode {
         id: &CoID,
         resolve: &ResolveQuery,
     ) -> Result<Vec<ContentMessage>, NodeError> {
-        self.export_json(id, resolve)?
+        Ok(self
+            .export_pieces(id, resolve)?
             .iter()
-            .map(|piece| {
-                ContentMessage::from_json(piece).map_err(|source| NodeError::Content {
-                    id: id.clone(),
-                    source,
-                })
-            })
-            .collect()
+            .flat_map(|pieces| pieces.iter().map(|p| p.message.clone()).collect::<Vec<_>>())
+            .collect())
     }
 }

@@ -35,6 +35,7 @@ impl LocalNode {
             self.sign_pending();
             self.unsaved.clear();
             self.dirty.clear();
+            self.created.clear();
             return Ok(StoreSummary::default());
         };
         let content = self.take_unsaved()?;
@@ -63,16 +64,29 @@ impl LocalNode {
         self.sign_pending();
         let mut content = std::mem::take(&mut self.unsaved);
         let dirty = std::mem::take(&mut self.dirty);
+        let created = std::mem::take(&mut self.created);
         let Some(storage) = self.storage.clone() else {
             return Ok(Vec::new());
         };
         for id in &dirty {
-            if let Some(value) = self.get(id) {
-                let stored = storage
-                    .known_state(id)
-                    .map_err(|e| NodeError::Storage(e.to_string()))?;
-                content.extend(value.new_content_since(stored.as_ref()));
-            }
+            let Some(value) = self.get(id) else {
+                continue;
+            };
+            let stored = if created.contains(id) {
+                None
+            } else {
+                match storage.known_state(id) {
+                    Ok(stored) => stored,
+                    Err(error) => {
+                        // Nothing is lost: everything goes back for the next flush.
+                        self.unsaved = content;
+                        self.dirty = dirty;
+                        self.created = created;
+                        return Err(NodeError::Storage(error.to_string()));
+                    }
+                }
+            };
+            content.extend(value.new_content_since(stored.as_ref()));
         }
         Ok(content)
     }

@@ -121,15 +121,12 @@ impl VerifiedCoValue {
 
     /// What we know: the header and each session's transaction count.
     pub fn known_state(&self) -> KnownState {
-        KnownState {
-            id: self.id.clone(),
-            header: true,
-            sessions: self
-                .sessions
+        KnownState::from_counts(
+            self.id.clone(),
+            self.sessions
                 .iter()
-                .map(|log| (log.session_id().clone(), log.len()))
-                .collect(),
-        }
+                .map(|log| (log.session_id(), log.len())),
+        )
     }
 
     fn check_message(&self, message: &ContentMessage) -> Result<(), ContentError> {

@@ -43,15 +43,12 @@ pub(crate) struct LoadedCoValue {
 impl LoadedCoValue {
     /// What the loaded content brings a node that has nothing.
     pub fn known_state(&self) -> KnownState {
-        KnownState {
-            id: self.id.clone(),
-            header: true,
-            sessions: self
-                .sessions
+        KnownState::from_counts(
+            self.id.clone(),
+            self.sessions
                 .iter()
-                .map(|s| (s.session.clone(), s.transactions.len()))
-                .collect(),
-        }
+                .map(|s| (&s.session, s.transactions.len())),
+        )
     }
 
     /// The content messages, in the order they must be imported.

@@ -87,36 +87,30 @@ pub(crate) fn checked_header(message: &ContentMessage) -> Result<CoValueHeader, 
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
-
     use super::*;
     use crate::crypto::{AgentSecret, SessionAuthor, agent_secret_from_seed};
 
-    fn ids() -> (CoID, SessionID) {
-        let agent: AgentSecret = agent_secret_from_seed(&[7; 32]).unwrap();
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn ids() -> Result<(CoID, SessionID), crate::crypto::CryptoError> {
+        let agent: AgentSecret = agent_secret_from_seed(&[7; 32])?;
         let session = SessionID::new_active(&SessionAuthor::Agent(agent.agent_id()), &[1; 8]);
-        (CoID::from_bytes(&[1; 19]), session)
+        Ok((CoID::from_bytes(&[1; 19]), session))
     }
 
     #[test]
-    fn skips_what_is_stored_and_refuses_gaps() {
-        let (id, session) = ids();
+    fn skips_what_is_stored_and_refuses_gaps() -> TestResult {
+        let (id, session) = ids()?;
         let tip = SessionTip {
             count: 2,
             bytes_since_checkpoint: 10,
         };
-        let plan = plan_append(&id, &session, tip, 1, &[5, 6, 7])
-            .unwrap()
-            .unwrap();
+        let plan = plan_append(&id, &session, tip, 1, &[5, 6, 7])?.ok_or("nothing to append")?;
         assert_eq!(plan.skip, 1);
         assert_eq!(plan.tip.count, 4);
         assert_eq!(plan.tip.bytes_since_checkpoint, 23);
         assert_eq!(plan.checkpoint_after, None);
-        assert!(
-            plan_append(&id, &session, tip, 0, &[5, 6])
-                .unwrap()
-                .is_none()
-        );
+        assert!(plan_append(&id, &session, tip, 0, &[5, 6])?.is_none());
         assert!(matches!(
             plan_append(&id, &session, tip, 3, &[5]),
             Err(StorageError::Gap {
@@ -125,19 +119,19 @@ mod tests {
                 ..
             })
         ));
+        Ok(())
     }
 
     #[test]
-    fn a_checkpoint_once_the_bytes_exceed_the_recommended_size() {
-        let (id, session) = ids();
+    fn a_checkpoint_once_the_bytes_exceed_the_recommended_size() -> TestResult {
+        let (id, session) = ids()?;
         let tip = SessionTip {
             count: 3,
             bytes_since_checkpoint: MAX_RECOMMENDED_TX_SIZE - 1,
         };
-        let plan = plan_append(&id, &session, tip, 3, &[1, 1])
-            .unwrap()
-            .unwrap();
+        let plan = plan_append(&id, &session, tip, 3, &[1, 1])?.ok_or("nothing to append")?;
         assert_eq!(plan.checkpoint_after, Some(4));
         assert_eq!(plan.tip.bytes_since_checkpoint, 0);
+        Ok(())
     }
 }
