@@ -7,4 +7,5 @@ pub mod auth_token;
 pub mod cojson;
 pub mod crypto;
 pub mod request;
+pub mod schema;
 pub mod storage;

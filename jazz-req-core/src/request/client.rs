@@ -13,9 +13,11 @@ use super::envelope::{
 };
 use super::error::{JAZZ_REQUEST_ERROR_HEADER, JazzRequestError, SendError};
 use super::route::RouteSpec;
+use super::typed_route::Route;
 use crate::cojson::permissions_role::Role;
 use crate::cojson::{LocalNode, NodeError, ResolveQuery};
 use crate::crypto::CoID;
+use crate::schema::{CoMapSchema, Loaded, ResolveBuilder, read_loaded, to_json_fields};
 
 /// A loaded response.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +37,10 @@ pub struct RequestClient {
     node: Arc<Mutex<LocalNode>>,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
+    /// What a route's path is joined to (`http://host:port`).
+    base_url: Option<String>,
+    /// The worker of routes that leave it to the client.
+    worker: Option<CoID>,
 }
 
 impl RequestClient {
@@ -49,7 +55,73 @@ impl RequestClient {
             node: Arc::new(Mutex::new(node)),
             http: reqwest::Client::new(),
             clock,
+            base_url: None,
+            worker: None,
         }
+    }
+
+    /// The same client joining route paths to `base_url` (e.g. `http://127.0.0.1:8080`).
+    #[must_use]
+    pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
+        let base: String = base_url.into();
+        self.base_url = Some(base.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// The same client sending the routes that name no worker to `worker`.
+    #[must_use]
+    pub fn with_worker(mut self, worker: CoID) -> Self {
+        self.worker = Some(worker);
+        self
+    }
+
+    /// Imports CoValue content (pieces as jazz-tools exports them) into the client's node:
+    /// the worker's account, a CoValue to send, …
+    pub fn import_pieces(&self, pieces: &[Value]) -> Result<(), SendError> {
+        let mut node = self.node()?;
+        for piece in pieces {
+            let message = crate::cojson::ContentMessage::from_json(piece).map_err(|e| {
+                JazzRequestError::invalid_payload(Some(json!({"reason": e.to_string()})))
+            })?;
+            node.import(message)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the CoMap `id` as `T` from the client's node, loading what `resolve` names.
+    pub fn load<T: CoMapSchema>(
+        &self,
+        id: &CoID,
+        resolve: impl ResolveBuilder,
+    ) -> Result<Loaded<T>, SendError> {
+        let node = self.node()?;
+        Ok(read_loaded(&node, id, &resolve.into_query())?)
+    }
+
+    /// Sends a typed request on the route `R` (what the stub `#[jazz_request]` generates
+    /// calls): its worker and URL come from the route (or this client's defaults), the
+    /// request exports what the route's request resolve names, and the response comes back
+    /// loaded as the route's response resolve says.
+    pub async fn send_route<R: Route>(
+        &self,
+        request: R::Request,
+    ) -> Result<Loaded<R::Response>, SendError> {
+        let worker = R::WORKER.resolve(self.worker.as_ref())?;
+        let url = if R::URL.contains("://") {
+            R::URL.to_owned()
+        } else {
+            let base = self
+                .base_url
+                .as_deref()
+                .ok_or(SendError::NoBaseUrl(R::URL))?;
+            format!("{base}{}", R::URL)
+        };
+        let values = to_json_fields(&request);
+        let response_resolve = R::response_resolve();
+        let body = self.body_for(&worker, &values, &R::request_resolve())?;
+        let response = self.post(&url, &body, &response_resolve).await?;
+        let node = self.node()?;
+        Ok(read_loaded(&node, &response.id, &response_resolve)?)
     }
 
     /// The client's node (to load the worker's account, read responses further, …).
@@ -67,6 +139,17 @@ impl RequestClient {
         worker: &CoID,
         values: &Map<String, Value>,
     ) -> Result<SignedBody, SendError> {
+        self.body_for(worker, values, &ResolveQuery::Value)
+    }
+
+    /// The signed body of a request to `worker` carrying `values`, exporting what `resolve`
+    /// names of the envelope.
+    fn body_for(
+        &self,
+        worker: &CoID,
+        values: &Map<String, Value>,
+        resolve: &ResolveQuery,
+    ) -> Result<SignedBody, SendError> {
         let mut node = self.node()?;
         let worker_loaded = node
             .get(worker)
@@ -75,7 +158,7 @@ impl RequestClient {
             return Err(JazzRequestError::new("Worker account not found", 400).into());
         }
         let envelope = create_envelope(&mut node, worker, Role::Writer, values)?;
-        let body = sign_envelope(&node, &envelope, &ResolveQuery::Value, self.clock.now_ms())?;
+        let body = sign_envelope(&node, &envelope, resolve, self.clock.now_ms())?;
         node.flush()?;
         Ok(body)
     }
@@ -89,9 +172,19 @@ impl RequestClient {
         values: &Map<String, Value>,
     ) -> Result<Response, SendError> {
         let body = self.request_body(worker, values)?;
+        self.post(&route.url, &body, &route.response_resolve).await
+    }
+
+    /// POSTs a signed body and reads the answer, then forgets the request's envelope.
+    async fn post(
+        &self,
+        url: &str,
+        body: &SignedBody,
+        response_resolve: &ResolveQuery,
+    ) -> Result<Response, SendError> {
         let answer = self
             .http
-            .post(&route.url)
+            .post(url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body.to_json().to_string())
             .send()
@@ -103,7 +196,7 @@ impl RequestClient {
             .bytes()
             .await
             .map_err(|e| SendError::Transport(e.to_string()))?;
-        let response = self.read_response(status, is_error, &bytes, &route.response_resolve);
+        let response = self.read_response(status, is_error, &bytes, response_resolve);
         self.forget_request(&body.id)?;
         response
     }

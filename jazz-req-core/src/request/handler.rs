@@ -10,6 +10,7 @@ use super::error::JazzRequestError;
 use super::worker::WorkerShared;
 use crate::cojson::{LocalNode, NodeError};
 use crate::crypto::CoID;
+use crate::schema::{Account, CoMapSchema, Loaded, ResolveBuilder, Tx, read_loaded};
 
 /// What a handler returns: the response's values (CoValue references as `co_z…` strings), or
 /// the error the client gets.
@@ -45,8 +46,8 @@ pub struct RequestContext {
 
 impl RequestContext {
     /// The account that sent the request (`madeBy`).
-    pub fn made_by(&self) -> &CoID {
-        &self.made_by
+    pub fn made_by(&self) -> Account {
+        Account::new(self.made_by.clone())
     }
 
     /// The request envelope's id (the message id).
@@ -70,15 +71,41 @@ impl RequestContext {
         &self.worker.account
     }
 
+    /// Runs `f` as one transaction on the worker's node: its reads and writes are atomic with
+    /// respect to every other request (check-then-write cannot oversell), its writes are
+    /// signed once at the end, and if it returns `Err` they are all undone (the node is as
+    /// before; jazz-tools keeps the writes of a failed handler). The node's lock is held
+    /// while `f` runs: keep it short, and it cannot `.await`.
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, JazzRequestError>,
+    ) -> Result<T, JazzRequestError> {
+        let mut node = self.worker.lock_node()?;
+        node.batch(|node| Ok(f(&mut Tx::new(node))))?
+    }
+
+    /// Reads the CoMap `id` as `T` as it is now, loading what `resolve` names (in the
+    /// worker's node).
+    pub fn load<T: CoMapSchema>(
+        &self,
+        id: &CoID,
+        resolve: impl ResolveBuilder,
+    ) -> Result<Loaded<T>, JazzRequestError> {
+        let node = self.worker.lock_node()?;
+        Ok(read_loaded(&node, id, &resolve.into_query())?)
+    }
+
     /// Runs `f` on the worker's node, holding its lock: reads and writes in one call are
     /// atomic with respect to every other request (check-then-write cannot oversell), and
-    /// its writes are signed once at the end. Keep it short and never block in it.
-    pub fn with_node<T>(
+    /// its writes are signed once at the end. Keep it short and never block in it. `f` may
+    /// fail with any error a node error converts into (e.g. `JazzRequestError`). Unlike
+    /// [`RequestContext::transaction`], writes made before a failure are kept.
+    pub fn with_node<T, E: From<NodeError>>(
         &self,
-        f: impl FnOnce(&mut LocalNode) -> Result<T, NodeError>,
-    ) -> Result<T, NodeError> {
+        f: impl FnOnce(&mut LocalNode) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut node = self.worker.lock_node()?;
-        node.batch(f)
+        node.batch(|node| Ok(f(node)))?
     }
 }
 

@@ -21,6 +21,8 @@ pub mod outgoing;
 pub mod replay;
 pub mod route;
 pub mod serve;
+pub mod tower_service;
+pub mod typed_route;
 pub mod worker;
 
 pub use body::SignedBody;
@@ -32,5 +34,6 @@ pub use inspect::{InspectReport, inspect};
 pub use outgoing::OutgoingBody;
 pub use replay::{ReplayGuard, StoredReplayGuard};
 pub use route::RouteSpec;
-pub use serve::{serve, spawn_server};
+pub use serve::{Listener, serve, serve_connections, spawn_server};
+pub use typed_route::{Route, WorkerIdError, WorkerRef};
 pub use worker::{DecodedRequest, RequestWorker, WorkerConfig};

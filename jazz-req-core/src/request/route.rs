@@ -12,6 +12,9 @@ pub struct RouteSpec {
     pub request_resolve: ResolveQuery,
     /// What the response carries (and the client loads).
     pub response_resolve: ResolveQuery,
+    /// The request field (JSON name) whose CoValue requests are serialised on: requests
+    /// naming the same CoValue run their handlers one at a time.
+    pub serialize: Option<String>,
 }
 
 impl RouteSpec {
@@ -21,7 +24,15 @@ impl RouteSpec {
             url: url.into(),
             request_resolve: ResolveQuery::Value,
             response_resolve: ResolveQuery::Value,
+            serialize: None,
         }
+    }
+
+    /// The same route at another URL (e.g. a typed route's path joined to a base URL).
+    #[must_use]
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self
     }
 
     /// The same route loading `resolve` of the request.
@@ -35,6 +46,13 @@ impl RouteSpec {
     #[must_use]
     pub fn with_response_resolve(mut self, resolve: ResolveQuery) -> Self {
         self.response_resolve = resolve;
+        self
+    }
+
+    /// The same route, its requests serialised on the CoValue of the request field `field`.
+    #[must_use]
+    pub fn serialized_on(mut self, field: impl Into<String>) -> Self {
+        self.serialize = Some(field.into());
         self
     }
 

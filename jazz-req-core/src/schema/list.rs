@@ -1,0 +1,167 @@
+//! A reference to a CoList (jazz-tools' `co.list(T)`): its items when the resolve query
+//! loaded it.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use super::error::{NotLoaded, SchemaError, from_node};
+use super::field::{CoField, FieldSite};
+use super::resolve::{ResolveBuilder, sub_query};
+use crate::cojson::{CoValueType, LocalNode, ResolveQuery};
+use crate::crypto::CoID;
+
+/// The key of a resolve query that applies to every item of a list.
+pub const EACH: &str = "$each";
+
+/// A CoList whose items are `T`s: its id, and its items when loaded.
+pub struct CoList<T> {
+    id: CoID,
+    items: Option<Vec<T>>,
+}
+
+impl<T> CoList<T> {
+    /// A reference to the list `id` (not loaded).
+    pub fn new(id: CoID) -> Self {
+        Self { id, items: None }
+    }
+
+    pub(crate) fn loaded(id: CoID, items: Vec<T>) -> Self {
+        Self {
+            id,
+            items: Some(items),
+        }
+    }
+
+    /// The list's id.
+    pub fn id(&self) -> &CoID {
+        &self.id
+    }
+
+    /// The items, if the resolve query loaded the list.
+    pub fn items(&self) -> Result<&[T], NotLoaded> {
+        self.items
+            .as_deref()
+            .ok_or_else(|| NotLoaded(self.id.clone()))
+    }
+
+    /// How many items the loaded list has.
+    pub fn len(&self) -> Result<usize, NotLoaded> {
+        self.items().map(<[T]>::len)
+    }
+
+    /// Whether the loaded list is empty.
+    pub fn is_empty(&self) -> Result<bool, NotLoaded> {
+        self.items().map(<[T]>::is_empty)
+    }
+}
+
+impl<T: Clone> Clone for CoList<T> {
+    fn clone(&self) -> Self {
+        Self {
+            id: self.id.clone(),
+            items: self.items.clone(),
+        }
+    }
+}
+
+impl<T> PartialEq for CoList<T> {
+    /// Two list references are equal when they point to the same list.
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for CoList<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.items {
+            Some(items) => f
+                .debug_struct("CoList")
+                .field("id", &self.id)
+                .field("items", items)
+                .finish(),
+            None => write!(f, "CoList({})", self.id),
+        }
+    }
+}
+
+/// Reads the items of the list `id` from `node`, each with `each` (the `$each` query).
+pub(crate) fn read_items<T: CoField>(
+    node: &LocalNode,
+    id: &CoID,
+    each: Option<&ResolveQuery>,
+    site: &FieldSite<'_>,
+) -> Result<Vec<T>, SchemaError> {
+    let read = node.read(id).map_err(|e| from_node(id, e))?;
+    let (CoValueType::CoList, Value::Array(items)) = (read.co_type, &read.value) else {
+        return Err(SchemaError::WrongKind {
+            covalue: id.clone(),
+            expected: "CoList",
+        });
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| T::read_field(Some(item), &site.item(index, each)))
+        .collect()
+}
+
+impl<T: CoField> CoField for CoList<T> {
+    type Resolve = CoListResolve<T>;
+    fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {
+        let value = site.required(value)?;
+        let id = value
+            .as_str()
+            .and_then(|s| CoID::parse(s).ok())
+            .ok_or_else(|| site.wrong_type("a CoList id (co_z…)", value))?;
+        let Some(query) = site.query() else {
+            return Ok(Self::new(id));
+        };
+        let node = site.node().ok_or_else(|| NotLoaded(id.clone()))?;
+        let list_site = FieldSite {
+            covalue: &id,
+            ..*site
+        };
+        let items = read_items(node, &id, sub_query(query, EACH), &list_site)?;
+        Ok(Self::loaded(id, items))
+    }
+    fn write_field(&self) -> Option<Value> {
+        Some(Value::String(self.id.as_str().to_owned()))
+    }
+    fn resolve_query(resolve: Self::Resolve) -> ResolveQuery {
+        resolve.into_query()
+    }
+}
+
+/// The resolve builder of a list: `true` loads the list, `$each` (`.each(…)`) its items.
+pub struct CoListResolve<T: CoField> {
+    each: Option<ResolveQuery>,
+    item: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: CoField> Default for CoListResolve<T> {
+    fn default() -> Self {
+        Self {
+            each: None,
+            item: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: CoField> CoListResolve<T> {
+    /// Loads every item with what `nested` asks (`$each`).
+    #[must_use]
+    pub fn each(mut self, nested: impl FnOnce(T::Resolve) -> T::Resolve) -> Self {
+        self.each = Some(T::resolve_query(nested(T::Resolve::default())));
+        self
+    }
+}
+
+impl<T: CoField> ResolveBuilder for CoListResolve<T> {
+    fn into_query(self) -> ResolveQuery {
+        match self.each {
+            Some(each) => ResolveQuery::Fields(vec![(EACH.to_owned(), each)]),
+            None => ResolveQuery::Value,
+        }
+    }
+}
