@@ -1,0 +1,226 @@
+//! Renders a [`CoMapModel`]: the `CoMapSchema` impl (name, fields, read, write) and the typed
+//! resolve builder with one method per field.
+//!
+//! Each field's type is named exactly once, in `impl __JazzField for <marker> { type Value =
+//! <the field type>; }`, spanned on the user's type: that impl's bound (`Value: CoField`) is
+//! the one place a type that cannot live in a CoMap is reported, with `CoField`'s
+//! `on_unimplemented` text. Reading, writing and the builder methods reach the type only
+//! through generic helpers over the marker (`D: __JazzField`), where `D::Value: CoField` is
+//! known from the trait, so a bad field type gives one error, not one per use.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+
+use crate::comap_model::CoMapModel;
+use crate::paths::Runtime;
+
+impl CoMapModel {
+    /// The marker type standing for field `i` in the generated code.
+    fn marker(&self, i: usize) -> syn::Ident {
+        format_ident!("__JazzField_{}", self.fields[i].rust_name())
+    }
+
+    /// The struct declaration of a schema the macro itself defines (a route's request), with
+    /// every field `pub` and each carrying `docs[i]`.
+    pub(crate) fn render_struct(&self, docs: &str, field_docs: &[String]) -> TokenStream {
+        let Self {
+            ident, vis, fields, ..
+        } = self;
+        let idents = fields.iter().map(|f| &f.ident);
+        let tys = fields.iter().map(|f| &f.ty);
+        quote! {
+            #[doc = #docs]
+            #[doc(hidden)]
+            #vis struct #ident {
+                #( #[doc = #field_docs] pub #idents: #tys, )*
+            }
+        }
+    }
+
+    /// The `CoMapSchema` impl, the resolve builder and its methods.
+    pub(crate) fn render(&self) -> TokenStream {
+        let co_field = Runtime::CoField.path();
+        let schema_trait = Runtime::CoMapSchema.path();
+        let field_info = Runtime::FieldInfo.path();
+        let reader = Runtime::MapReader.path();
+        let writer = Runtime::MapWriter.path();
+        let schema_error = Runtime::SchemaError.path();
+        let builder_trait = Runtime::ResolveBuilder.path();
+        let resolve_fields = Runtime::ResolveFields.path();
+        let query = Runtime::ResolveQuery.path();
+
+        let Self {
+            ident,
+            vis,
+            resolve_ident,
+            fields,
+        } = self;
+        let name = ident.unraw().to_string();
+        let markers: Vec<_> = (0..fields.len()).map(|i| self.marker(i)).collect();
+        let idents: Vec<_> = fields.iter().map(|f| &f.ident).collect();
+        let jsons: Vec<_> = fields.iter().map(|f| f.json.as_str()).collect();
+        let rusts: Vec<_> = fields.iter().map(|f| f.rust_name()).collect();
+        let builder_doc = format!("Typed resolve query of [`{name}`]: one method per field.");
+        let method_docs = fields.iter().map(|f| {
+            format!(
+                "Loads `{}` (key \"{}\"), and inside it what `nested` names.",
+                f.rust_name(),
+                f.json
+            )
+        });
+        let value_types = fields.iter().zip(&markers).map(|(field, marker)| {
+            let ty = &field.ty;
+            quote_spanned! {ty.span()=>
+                impl __JazzField for #marker {
+                    type Value = #ty;
+                }
+            }
+        });
+        let helpers = (!fields.is_empty()).then(|| {
+            quote! {
+                fn __jazz_read<D: __JazzField>(
+                    map: &#reader<'_>,
+                    json_name: &'static str,
+                ) -> ::core::result::Result<D::Value, #schema_error> {
+                    map.field::<D::Value>(json_name)
+                }
+
+                fn __jazz_write<D: __JazzField>(
+                    map: &mut #writer,
+                    json_name: &'static str,
+                    value: &D::Value,
+                ) {
+                    map.field::<D::Value>(json_name, value);
+                }
+
+                #[doc(hidden)]
+                pub trait __JazzFieldResolve {
+                    type Resolve;
+                    fn name(
+                        fields: #resolve_fields,
+                        json_name: &'static str,
+                        nested: impl ::core::ops::FnOnce(Self::Resolve) -> Self::Resolve,
+                    ) -> #resolve_fields;
+                }
+
+                impl<D: __JazzField> __JazzFieldResolve for D {
+                    type Resolve = <D::Value as #co_field>::Resolve;
+                    fn name(
+                        fields: #resolve_fields,
+                        json_name: &'static str,
+                        nested: impl ::core::ops::FnOnce(Self::Resolve) -> Self::Resolve,
+                    ) -> #resolve_fields {
+                        fields.field::<D::Value>(json_name, nested)
+                    }
+                }
+            }
+        });
+
+        quote! {
+            #[doc = #builder_doc]
+            #[doc(hidden)]
+            #[derive(Default)]
+            #vis struct #resolve_ident(#resolve_fields);
+
+            const _: () = {
+                #[doc(hidden)]
+                pub trait __JazzField {
+                    type Value: #co_field;
+                }
+
+                #(
+                    #[doc(hidden)]
+                    #[allow(non_camel_case_types)]
+                    pub struct #markers;
+                    #value_types
+                )*
+
+                #helpers
+
+                #[automatically_derived]
+                impl #schema_trait for #ident {
+                    const NAME: &'static str = #name;
+                    const FIELDS: &'static [#field_info] = &[
+                        #( #field_info { rust: #rusts, json: #jsons }, )*
+                    ];
+                    type Resolve = #resolve_ident;
+
+                    #[allow(unused_variables)]
+                    fn read_map(map: &#reader<'_>) -> ::core::result::Result<Self, #schema_error> {
+                        ::core::result::Result::Ok(Self {
+                            #( #idents: __jazz_read::<#markers>(map, #jsons)?, )*
+                        })
+                    }
+
+                    #[allow(unused_variables)]
+                    fn write_map(&self, map: &mut #writer) {
+                        #( __jazz_write::<#markers>(map, #jsons, &self.#idents); )*
+                    }
+                }
+
+                #[automatically_derived]
+                impl #resolve_ident {
+                    #(
+                        #[doc = #method_docs]
+                        #[must_use]
+                        pub fn #idents<__JazzR>(
+                            self,
+                            nested: impl ::core::ops::FnOnce(__JazzR) -> __JazzR,
+                        ) -> Self
+                        where
+                            #markers: __JazzFieldResolve<Resolve = __JazzR>,
+                        {
+                            Self(<#markers as __JazzFieldResolve>::name(self.0, #jsons, nested))
+                        }
+                    )*
+                }
+
+                #[automatically_derived]
+                impl #builder_trait for #resolve_ident {
+                    fn into_query(self) -> #query {
+                        self.0.into_query()
+                    }
+                }
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::comap_model::CoMapModel;
+    use syn::parse_quote;
+
+    #[test]
+    fn renders_parseable_items_naming_each_type_once() -> syn::Result<()> {
+        let model = CoMapModel::from_derive(&parse_quote! {
+            pub struct Ticket { pub account: Account, pub event: Ref<Event> }
+        })?;
+        let rendered = model.render();
+        let file: syn::File = syn::parse2(rendered.clone())?;
+        assert_eq!(
+            file.items.len(),
+            2,
+            "the resolve builder and one const block"
+        );
+        let text = rendered.to_string();
+        assert_eq!(text.matches("Ref < Event >").count(), 1);
+        assert!(text.contains("const NAME : & 'static str = \"Ticket\""));
+        assert!(text.contains("pub struct __TicketResolve"));
+        assert!(text.contains("pub fn event < __JazzR >"));
+        Ok(())
+    }
+
+    #[test]
+    fn an_empty_schema_has_no_helpers() -> syn::Result<()> {
+        let model = CoMapModel::from_derive(&parse_quote!(
+            struct Empty {}
+        ))?;
+        let text = model.render().to_string();
+        assert!(!text.contains("__jazz_read"));
+        let _: syn::File = syn::parse2(model.render())?;
+        Ok(())
+    }
+}
