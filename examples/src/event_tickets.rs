@@ -1,94 +1,87 @@
-//! The seed's example route, `book-event-ticket`: an event with a capacity and a list of
-//! reservations; booking checks the capacity and appends a ticket in one atomic step, so
-//! concurrent requests can never oversell.
+//! The seed's example, `book-event-ticket`, on the macros: an event with a capacity and a
+//! list of reservations; booking checks the capacity and, if a seat is left, creates a
+//! ticket the buyer can read and appends it to the reservations.
+//!
+//! The route is serialised on its event (`serialize = event`): requests for the same event
+//! run one at a time, so the capacity read before the handler is still true when the ticket
+//! is written — concurrent buyers can never oversell.
 
 use jazz_req::prelude::*;
-use serde_json::{Map, Value, json};
 
-/// The route: the request carries `{event}` (loaded with its reservations), the response
-/// `{ticket}`.
-pub fn book_route(base_url: &str) -> RouteSpec {
-    let resolve = |v: Value| ResolveQuery::from_json(&v).unwrap_or(ResolveQuery::Value);
-    RouteSpec::new(format!("{base_url}/api/book-event-ticket"))
-        .with_request_resolve(resolve(json!({"event": {"reservations": true}})))
-        .with_response_resolve(resolve(json!({"ticket": true})))
+/// An event (`co.map({ name: z.string(), capacity: z.number(), reservations: co.list(Ticket) })`).
+#[derive(CoMap, Debug)]
+pub struct Event {
+    /// What the event is called.
+    pub name: String,
+    /// How many tickets it sells.
+    pub capacity: u32,
+    /// The tickets sold so far.
+    pub reservations: CoList<Ref<Ticket>>,
 }
 
-/// Creates an event (`name`, `capacity`, an empty `reservations` list) that everyone can
-/// read, owned by the node's account; returns its id.
-pub fn create_event(node: &mut LocalNode, name: &str, capacity: u32) -> Result<CoID, NodeError> {
-    node.batch(|node| {
-        let group = node.create_group()?;
-        node.add_member(&group, "everyone", Role::Reader)?;
-        let reservations = node.create_list(&group, &[], Privacy::Private)?;
-        node.create_map(
+/// A ticket (`co.map({ account: co.account(), event: Event })`).
+#[derive(CoMap, Debug)]
+pub struct Ticket {
+    /// Who bought it.
+    pub account: Account,
+    /// For which event.
+    pub event: Ref<Event>,
+}
+
+/// The response of `book-event-ticket`.
+#[derive(CoMap, Debug)]
+pub struct TicketBooked {
+    /// The ticket, readable by its buyer.
+    pub ticket: Ref<Ticket>,
+}
+
+/// Books a ticket for `event`: 400 "Event is full" once every seat is taken.
+#[jazz_request(
+    url = "/api/book-event-ticket",
+    resolve = { event: { reservations: true } },
+    response_resolve = { ticket: true },
+    serialize = event,
+)]
+pub async fn book_event_ticket(
+    ctx: RequestContext,
+    event: Loaded<Event>,
+) -> Result<TicketBooked, JazzRequestError> {
+    if event.reservations.len()? >= event.capacity as usize {
+        return Err(JazzRequestError::new("Event is full", 400));
+    }
+    ctx.transaction(|tx| {
+        let group = tx.create_group()?;
+        let ticket = tx.create(
             &group,
-            &[
-                ("name", json!(name)),
-                ("capacity", json!(capacity)),
-                ("reservations", json!(reservations.as_str())),
-            ],
-            Privacy::Private,
-        )
+            Ticket {
+                account: ctx.made_by(),
+                event: event.to_ref(),
+            },
+        )?;
+        tx.add_member(&group, ctx.made_by(), Role::Reader)?;
+        tx.push(&event.reservations, ticket.to_ref())?;
+        Ok(TicketBooked {
+            ticket: ticket.to_ref(),
+        })
     })
 }
 
-/// The reservations list of an event.
-pub fn reservations_of(node: &LocalNode, event: &CoID) -> Result<CoID, NodeError> {
-    node.read(event)?
-        .value
-        .get("reservations")
-        .and_then(Value::as_str)
-        .and_then(|s| CoID::parse(s).ok())
-        .ok_or_else(|| NodeError::NotLoaded(event.clone()))
-}
-
-/// The handler: "Event is full" (400, with the capacity in `details`) once every seat is
-/// taken; otherwise a ticket in a new group where the sender is reader, appended to the
-/// reservations. Check and write happen under one hold of the worker's node.
-pub fn book(ctx: &RequestContext) -> HandlerResult {
-    let event = ctx
-        .value("event")
-        .and_then(Value::as_str)
-        .and_then(|s| CoID::parse(s).ok())
-        .ok_or_else(|| JazzRequestError::new("event is missing", 400))?;
-    let sender = ctx.made_by().clone();
-    let booked = ctx
-        .with_node(|node| {
-            let capacity = node
-                .read(&event)?
-                .value
-                .get("capacity")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            let reservations = reservations_of(node, &event)?;
-            let taken = node
-                .read(&reservations)?
-                .value
-                .as_array()
-                .map_or(0, Vec::len) as u64;
-            if taken >= capacity {
-                return Ok(Err(capacity));
-            }
-            let group = node.create_group()?;
-            node.add_member(&group, sender.as_str(), Role::Reader)?;
-            let ticket = node.create_map(
-                &group,
-                &[("seat", json!(taken + 1)), ("event", json!(event.as_str()))],
-                Privacy::Private,
-            )?;
-            node.list_append(&reservations, json!(ticket.as_str()), Privacy::Private)?;
-            Ok(Ok(ticket))
-        })
-        .map_err(|e| JazzRequestError::internal(e.to_string()))?;
-    match booked {
-        Ok(ticket) => Ok(Map::from_iter([(
-            "ticket".to_owned(),
-            json!(ticket.as_str()),
-        )])),
-        Err(capacity) => {
-            Err(JazzRequestError::new("Event is full", 400)
-                .with_details(json!({"capacity": capacity})))
-        }
-    }
+/// Creates an event everyone can read, its reservations in the same group, as the
+/// node's account; returns it loaded (`{ reservations: true }`).
+pub fn create_event(
+    tx: &mut Tx<'_>,
+    name: &str,
+    capacity: u32,
+) -> Result<Loaded<Event>, NodeError> {
+    let group = tx.create_group()?;
+    tx.add_member(&group, Member::Everyone, Role::Reader)?;
+    let reservations = tx.create_list(&group, Vec::new())?;
+    tx.create(
+        &group,
+        Event {
+            name: name.to_owned(),
+            capacity,
+            reservations,
+        },
+    )
 }

@@ -2,3 +2,4 @@
 //! `cargo run --example <name>`. The routes they serve live here, so tests use them too.
 
 pub mod event_tickets;
+pub mod ticket_sale;

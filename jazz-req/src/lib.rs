@@ -29,20 +29,45 @@
 //! - [`storage`]: the embedded SQLite store (the default) and an in-memory one.
 //! - [`crypto`], [`auth_token`]: Jazz's cryptography and `Authorization: Jazz …` tokens.
 
-pub use jazz_req_core::{auth_token, cojson, crypto, request, storage};
+pub use jazz_req_core::{auth_token, cojson, crypto, request, schema, storage};
+
+pub use jazz_req_core::cojson::permissions_role::Role;
+pub use jazz_req_macros::{CoEnum, CoMap, jazz_request};
 
 mod worker_options;
 pub use worker_options::{DEFAULT_STORE, WorkerOptions, WorkerStartError};
 
-/// What most workers and clients use.
+/// What most workers and clients use: the schema types, the route runtime and the errors.
 pub mod prelude {
-    pub use crate::cojson::permissions_role::Role;
-    pub use crate::cojson::{LocalNode, NodeError, Privacy, ResolveQuery};
+    pub use crate::Role;
+    pub use crate::cojson::{LocalNode, NodeError};
     pub use crate::crypto::{AgentSecret, CoID};
     pub use crate::request::{
-        HandlerResult, JazzRequestError, RequestClient, RequestContext, RequestWorker, Response,
-        RouteSpec, SendError, spawn_server,
+        JazzRequestError, RequestClient, RequestContext, RequestWorker, Route, RouteSpec,
+        SendError, spawn_server,
+    };
+    pub use crate::schema::{
+        Account, CoEnum, CoField, CoList, CoMapSchema, Group, Json, Loaded, Member, Ref,
+        ResolveBuilder, SchemaError, Tx,
     };
     pub use crate::storage::{MemoryStorage, SqliteStorage, Storage};
     pub use crate::{WorkerOptions, WorkerStartError};
+    pub use jazz_req_macros::{CoEnum, CoMap, jazz_request};
+}
+
+/// What the code `#[derive(CoMap)]`, `#[derive(CoEnum)]` and `#[jazz_request]` generate
+/// reaches the runtime through. Not a public API: it changes with the macros.
+#[doc(hidden)]
+pub mod __private {
+    pub use jazz_req_core::cojson::ResolveQuery;
+    pub use jazz_req_core::request::{
+        JazzRequestError, RequestClient, RequestContext, Route, SendError, WorkerRef,
+    };
+    pub use jazz_req_core::schema::{
+        Account, CoEnum, CoField, CoList, CoListResolve, CoMapSchema, FieldInfo, FieldSite, Group,
+        Json, LeafResolve, Loaded, MapReader, MapWriter, NotAReference, Ref, ResolveBuilder,
+        ResolveFields, SchemaError, descend, enum_read_field, enum_write_field,
+    };
+    pub use jazz_req_macros::{CoEnum, CoMap};
+    pub use serde_json::Value;
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use jazz_req_core::cojson::keys::Reader;
 use jazz_req_core::cojson::{LocalNode, NodeError};
 use jazz_req_core::crypto::{AgentSecret, CoID, account_id_for_agent};
+use jazz_req_core::request::RequestWorker;
 use jazz_req_core::storage::{SqliteStorage, StorageError};
 
 /// The store used when `JAZZ_REQ_STORE` is not set.
@@ -82,6 +83,12 @@ impl WorkerOptions {
             secret,
             store,
         })
+    }
+
+    /// Starts the worker in one step: opens the store, loads and checks the account, and
+    /// returns a worker to register routes on (`.register(MyRoute)`) and serve.
+    pub fn start(&self) -> Result<RequestWorker, WorkerStartError> {
+        Ok(RequestWorker::new(self.open_node()?)?)
     }
 
     /// Opens the store and loads the worker's account from it (verifying it again), as

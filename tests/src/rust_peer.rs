@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use jazz_req::prelude::{CoList, CoMap, Loaded, Member, Ref, Role, Route as _, Tx, jazz_request};
 use jazz_req_core::cojson::{ContentMessage, LocalNode, ResolveQuery};
 use jazz_req_core::crypto::{self, CoID};
 use jazz_req_core::request::{
@@ -12,8 +13,98 @@ use jazz_req_core::request::{
     spawn_server,
 };
 use jazz_req_core::storage::Storage;
-use jazz_req_examples::event_tickets::{book, create_event};
 use serde_json::{Map, Value, json};
+
+/// The event of the test routes (`peer-common.mjs`: `co.map({ name, capacity,
+/// reservations: co.list(co.map({ seat })) })`).
+#[derive(CoMap, Debug)]
+pub struct SeatEvent {
+    /// Its name.
+    pub name: String,
+    /// How many seats it has.
+    pub capacity: u32,
+    /// The tickets booked so far.
+    pub reservations: CoList<Ref<Seat>>,
+}
+
+/// A reservation as the event lists it (`co.map({ seat })`).
+#[derive(CoMap, Debug)]
+pub struct Seat {
+    /// The seat number.
+    pub seat: u32,
+}
+
+/// A ticket (`co.map({ seat, event })`).
+#[derive(CoMap, Debug)]
+pub struct SeatTicket {
+    /// The seat number (1, 2, …).
+    pub seat: u32,
+    /// The event.
+    pub event: Ref<SeatEvent>,
+}
+
+/// The answer of `book-event-ticket`.
+#[derive(CoMap, Debug)]
+pub struct SeatBooked {
+    /// The ticket.
+    pub ticket: Ref<SeatTicket>,
+}
+
+/// `book-event-ticket` as `ts-worker.mjs` has it: "Event is full" (400, with the capacity)
+/// once every seat is taken, else a ticket with the next seat, readable by the buyer.
+#[jazz_request(
+    url = "/api/book-event-ticket",
+    resolve = { event: { reservations: true } },
+    response_resolve = { ticket: true },
+    serialize = event,
+)]
+pub async fn book_seat(
+    ctx: RequestContext,
+    event: Loaded<SeatEvent>,
+) -> Result<SeatBooked, JazzRequestError> {
+    let taken = event.reservations.len()?;
+    if taken >= event.capacity as usize {
+        return Err(JazzRequestError::new("Event is full", 400)
+            .with_details(json!({"capacity": event.capacity})));
+    }
+    let seat =
+        u32::try_from(taken + 1).map_err(|_| JazzRequestError::new("Too many seats", 400))?;
+    ctx.transaction(|tx| {
+        let group = tx.create_group()?;
+        tx.add_member(&group, ctx.made_by(), Role::Reader)?;
+        let ticket = tx.create(
+            &group,
+            SeatTicket {
+                seat,
+                event: event.to_ref(),
+            },
+        )?;
+        tx.push(&event.reservations, Ref::new(ticket.id().clone()))?;
+        Ok(SeatBooked {
+            ticket: ticket.to_ref(),
+        })
+    })
+}
+
+/// Creates the event everyone can read; returns its id.
+pub fn create_event(
+    tx: &mut Tx<'_>,
+    name: &str,
+    capacity: u32,
+) -> Result<CoID, jazz_req_core::cojson::NodeError> {
+    let group = tx.create_group()?;
+    tx.add_member(&group, Member::Everyone, Role::Reader)?;
+    let reservations = tx.create_list(&group, Vec::new())?;
+    let event = tx.create(
+        &group,
+        SeatEvent {
+            name: name.to_owned(),
+            capacity,
+            reservations,
+        },
+    )?;
+    Ok(event.id().clone())
+}
 
 /// A running Rust worker.
 pub struct RustWorker {
@@ -23,8 +114,8 @@ pub struct RustWorker {
     pub addr: SocketAddr,
     /// The event `book-event-ticket` books.
     pub event: CoID,
-    /// How many times each handler ran: echo, fail, book.
-    pub runs: Arc<[AtomicU64; 3]>,
+    /// How many times each handler ran: echo, fail.
+    pub runs: Arc<[AtomicU64; 2]>,
 }
 
 /// The route specs of the test routes at `base`.
@@ -33,9 +124,7 @@ pub fn routes(base: &str) -> [RouteSpec; 3] {
     [
         RouteSpec::new(format!("{base}/api/echo")),
         RouteSpec::new(format!("{base}/api/fail")),
-        RouteSpec::new(format!("{base}/api/book-event-ticket"))
-            .with_request_resolve(resolve(json!({"event": {"reservations": true}})))
-            .with_response_resolve(resolve(json!({"ticket": true}))),
+        BookSeat::spec().with_url(format!("{base}{}", BookSeat::URL)),
     ]
 }
 
@@ -56,12 +145,13 @@ impl RustWorker {
         clock: Arc<dyn Clock>,
         config: WorkerConfig,
     ) -> Result<Self, String> {
-        let event = create_event(&mut node, "Jazz night", capacity).map_err(|e| e.to_string())?;
+        let event = node
+            .batch(|node| create_event(&mut Tx::new(node), "Jazz night", capacity))
+            .map_err(|e| e.to_string())?;
         node.flush().map_err(|e| e.to_string())?;
-        let runs: Arc<[AtomicU64; 3]> =
-            Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
-        let [echo_spec, fail_spec, book_spec] = routes("");
-        let (r0, r1, r2) = (runs.clone(), runs.clone(), runs.clone());
+        let runs: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let [echo_spec, fail_spec, _] = routes("");
+        let (r0, r1) = (runs.clone(), runs.clone());
         let worker = RequestWorker::with_clock(node, clock, config)
             .map_err(|e| e.to_string())?
             .route(echo_spec, move |ctx: RequestContext| {
@@ -94,10 +184,7 @@ impl RustWorker {
                         .with_details(json!({"capacity": 2})))
                 }
             })
-            .route(book_spec, move |ctx: RequestContext| {
-                r2[2].fetch_add(1, Ordering::SeqCst);
-                async move { book(&ctx) }
-            });
+            .register(BookSeat);
         let addr = spawn_server(
             "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
             worker.clone(),
