@@ -1,0 +1,215 @@
+//! The main job, as a library: a worker on the embedded SQLite store sells the tickets of one
+//! event to many buyers at once over HTTP, refuses a replayed request, restarts from its
+//! store and counts the reservations it finds there. `examples/book_event_ticket.rs` runs
+//! it with a progress bar; the tests run it too.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jazz_req::crypto::random::new_random_agent_secret;
+use jazz_req::prelude::*;
+use jazz_req::storage::SqliteStorage;
+use serde_json::{Map, Value, json};
+use tokio::task::JoinSet;
+
+use crate::event_tickets::{BookEventTicket, Event, create_event};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct SaleOptions {
+    /// Seats of the event.
+    pub capacity: u32,
+    /// Concurrent buyers, each a fresh account.
+    pub buyers: usize,
+    /// The worker's SQLite store (a new file).
+    pub store: PathBuf,
+}
+
+/// What happened, as the example's last line prints it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SaleSummary {
+    /// Seats of the event.
+    pub capacity: u32,
+    /// Buyers.
+    pub buyers: usize,
+    /// Buyers who got a ticket (each checked: theirs, for this event).
+    pub sold: usize,
+    /// Buyers refused with 400 "Event is full".
+    pub refused: usize,
+    /// Buyers who got anything else.
+    pub errors: usize,
+    /// Reservations the restarted worker finds in its store.
+    pub after_restart: usize,
+    /// What the replayed request got, before and after the restart (status codes).
+    #[serde(skip)]
+    pub replay: Vec<u16>,
+}
+
+/// Errors of the run itself (not of a buyer).
+pub type RunError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A running worker: where it listens, and the task serving it.
+struct Running {
+    addr: SocketAddr,
+    worker: RequestWorker,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn start(options: &WorkerOptions) -> Result<Running, RunError> {
+    let worker = options.start()?.register(BookEventTicket);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let serving = worker.clone();
+    let server = tokio::spawn(async move {
+        if let Err(error) = jazz_req::request::serve(listener, serving).await {
+            tracing::error!(%error, "server stopped");
+        }
+    });
+    Ok(Running {
+        addr,
+        worker,
+        server,
+    })
+}
+
+/// Runs the sale; `progress` is called once per buyer who has an answer.
+pub async fn run(
+    options: &SaleOptions,
+    progress: impl Fn() + Send + Sync + 'static,
+) -> Result<SaleSummary, RunError> {
+    // `jazz-req account create --store <file>` does this: an account with a profile, stored;
+    // the same account creates the event (the worker is its admin).
+    let secret = new_random_agent_secret()?;
+    let (mut node, account) = LocalNode::create_account(secret.clone(), "Ticket worker")?;
+    node.attach_storage(Arc::new(SqliteStorage::open(&options.store)?));
+    let event =
+        node.batch(|node| create_event(&mut Tx::new(node), "Jazz night", options.capacity))?;
+    // What a buyer's app has: the worker's account and the event, as jazz-tools exports them.
+    let mut shared = node.export_json(&account, &jazz_req::cojson::ResolveQuery::Value)?;
+    let with_reservations = Event::resolve().reservations(|r| r).into_query();
+    shared.extend(node.export_json(event.id(), &with_reservations)?);
+    node.flush()?;
+    drop(node);
+
+    let worker_options = WorkerOptions {
+        account: account.clone(),
+        secret,
+        store: options.store.clone(),
+    };
+    let running = start(&worker_options).await?;
+    let base_url = format!("http://{}", running.addr);
+    let shared = Arc::new(shared);
+    let progress = Arc::new(progress);
+
+    let mut buyers = JoinSet::new();
+    for i in 0..options.buyers {
+        let (shared, base_url, account) = (shared.clone(), base_url.clone(), account.clone());
+        let (event, progress) = (event.id().clone(), progress.clone());
+        buyers.spawn(async move {
+            let outcome = buy(i, &shared, &base_url, &account, &event).await;
+            progress();
+            outcome
+        });
+    }
+    let mut summary = SaleSummary {
+        capacity: options.capacity,
+        buyers: options.buyers,
+        ..SaleSummary::default()
+    };
+    while let Some(outcome) = buyers.join_next().await {
+        match outcome? {
+            Ok(Outcome::Sold) => summary.sold += 1,
+            Ok(Outcome::Full) => summary.refused += 1,
+            Err(error) => {
+                tracing::warn!(%error, "a buyer failed");
+                summary.errors += 1;
+            }
+        }
+    }
+
+    // A captured request body, posted twice: the second copy is refused.
+    let replayer = buyer("Replayer", &shared, &base_url, &account)?;
+    let values = Map::from_iter([("event".to_owned(), json!(event.id().as_str()))]);
+    let body = replayer
+        .request_body(&account, &values)?
+        .to_json()
+        .to_string();
+    let url = format!("{base_url}{}", <BookEventTicket as Route>::URL);
+    summary.replay.push(post(&url, &body).await?);
+    summary.replay.push(post(&url, &body).await?);
+
+    // Restart from the store: stop serving, open the store again.
+    running.server.abort();
+    drop(running.worker);
+    let restarted = start(&worker_options).await?;
+    let url = format!(
+        "http://{}{}",
+        restarted.addr,
+        <BookEventTicket as Route>::URL
+    );
+    summary.replay.push(post(&url, &body).await?);
+    let event = restarted
+        .worker
+        .load::<Event>(event.id(), Event::resolve().reservations(|r| r))?;
+    summary.after_restart = event.reservations.len()?;
+    restarted.server.abort();
+    Ok(summary)
+}
+
+enum Outcome {
+    Sold,
+    Full,
+}
+
+/// A fresh buyer's client, holding the worker's account and the event.
+fn buyer(
+    name: &str,
+    shared: &[Value],
+    base_url: &str,
+    worker: &CoID,
+) -> Result<RequestClient, RunError> {
+    let (node, _) = LocalNode::create_account(new_random_agent_secret()?, name)?;
+    let client = RequestClient::new(node)
+        .with_base_url(base_url)
+        .with_worker(worker.clone());
+    client.import_pieces(shared)?;
+    Ok(client)
+}
+
+/// One buyer: books through the generated client stub and checks the ticket it gets.
+async fn buy(
+    i: usize,
+    shared: &[Value],
+    base_url: &str,
+    worker: &CoID,
+    event: &CoID,
+) -> Result<Outcome, RunError> {
+    let client = buyer(&format!("Buyer {i}"), shared, base_url, worker)?;
+    let me = client.node()?.reader().account.clone();
+    let event = client.load::<Event>(event, Event::resolve().reservations(|r| r))?;
+    match BookEventTicket::send(&client, event).await {
+        Ok(booked) => {
+            let ticket = booked.ticket.get()?;
+            if Some(ticket.account.id()) != me.as_ref() {
+                return Err("the ticket names another account".into());
+            }
+            Ok(Outcome::Sold)
+        }
+        Err(SendError::Request(e)) if e.code == 400 && e.message == "Event is full" => {
+            Ok(Outcome::Full)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Posts a raw body, as a replaying attacker would; returns the status.
+async fn post(url: &str, body: &str) -> Result<u16, RunError> {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await?;
+    Ok(response.status().as_u16())
+}
