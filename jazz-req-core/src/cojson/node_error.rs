@@ -1,9 +1,39 @@
 //! Errors of the local node: importing content and reading CoValues.
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
 use super::error::{ContentError, SignerUnavailable};
 use crate::crypto::{CoID, CryptoError};
+use crate::storage::StorageError;
+
+/// A storage error inside a [`NodeError`], shared so that node errors stay cheap to clone.
+/// Two are equal when they are the same failure or read the same.
+#[derive(Debug, Clone, Error)]
+#[error(transparent)]
+pub struct StorageFailure(Arc<StorageError>);
+
+impl StorageFailure {
+    /// The storage error.
+    pub fn error(&self) -> &StorageError {
+        &self.0
+    }
+}
+
+impl PartialEq for StorageFailure {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for StorageFailure {}
+
+impl From<StorageError> for NodeError {
+    fn from(error: StorageError) -> Self {
+        Self::Storage(StorageFailure(Arc::new(error)))
+    }
+}
 
 /// Importing content or reading a CoValue failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -53,9 +83,9 @@ pub enum NodeError {
     /// A cryptographic step failed.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
-    /// The storage failed; what was not stored is kept for the next flush.
-    #[error("storage: {0}")]
-    Storage(String),
+    /// The storage failed.
+    #[error("storage failed")]
+    Storage(#[source] StorageFailure),
     /// A write could not be made.
     #[error("cannot write to {id}: {reason}")]
     CannotWrite {

@@ -234,6 +234,26 @@ impl LocalNode {
         }
     }
 
+    /// The valid private transactions of `id` this node cannot decrypt (no key it can find,
+    /// or content that does not decrypt to JSON with it). A read skips them, as cojson does;
+    /// a worker refuses a request whose content has any, since the values it carries would
+    /// be missing. Always empty for groups and accounts (their transactions are trusting).
+    pub fn undecryptable(&self, id: &CoID) -> Result<Vec<TransactionID>, NodeError> {
+        let value = self
+            .get(id)
+            .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
+        if matches!(value.header().ruleset, Ruleset::Group { .. }) {
+            return Ok(Vec::new());
+        }
+        let (txs, valid, _) = self.owned_transactions(id)?;
+        Ok(txs
+            .into_iter()
+            .zip(valid)
+            .filter(|(tx, ok)| *ok && tx.key_used.is_some() && tx.changes.is_none())
+            .map(|(tx, _)| tx.id)
+            .collect())
+    }
+
     /// Reads the CoValue `id` as this node's reader.
     pub fn read(&self, id: &CoID) -> Result<ReadValue, NodeError> {
         let value = self

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::node::LocalNode;
 use super::node_error::NodeError;
 use super::node_export::dependencies;
+use crate::cojson::ContentMessage;
 use crate::crypto::CoID;
 use crate::storage::{Storage, StoreSummary};
 
@@ -28,7 +29,8 @@ impl LocalNode {
     }
 
     /// Stores everything imported or written since the last flush, durably, in one store
-    /// (one commit). Nothing is lost on failure: it stays queued for the next flush.
+    /// (one commit). Nothing is lost on failure: it stays queued (and in memory) for the next
+    /// flush; call [`LocalNode::forget_unsaved`] instead to make memory agree with the store.
     pub fn flush(&mut self) -> Result<StoreSummary, NodeError> {
         let Some(storage) = self.storage.clone() else {
             // Nothing to persist to: just sign what waits and forget the bookkeeping.
@@ -50,9 +52,10 @@ impl LocalNode {
                 Ok(summary)
             }
             Err(error) => {
-                // Kept for the next attempt: stores skip what they already have.
+                // Kept for the next attempt: stores skip what they already have. (A worker
+                // answering requests forgets instead: see `LocalNode::forget_unstored`.)
                 self.restore_unsaved(content);
-                Err(NodeError::Storage(error.to_string()))
+                Err(error.into())
             }
         }
     }
@@ -60,7 +63,7 @@ impl LocalNode {
     /// Takes everything to store since the last flush, signed and ready, without storing it:
     /// store it with the storage (outside any lock on this node, so concurrent flushes share
     /// commits) and hand it back with [`LocalNode::restore_unsaved`] if that fails.
-    pub fn take_unsaved(&mut self) -> Result<Vec<crate::cojson::ContentMessage>, NodeError> {
+    pub fn take_unsaved(&mut self) -> Result<Vec<ContentMessage>, NodeError> {
         self.sign_pending();
         let mut content = std::mem::take(&mut self.unsaved);
         let dirty = std::mem::take(&mut self.dirty);
@@ -82,7 +85,7 @@ impl LocalNode {
                         self.unsaved = content;
                         self.dirty = dirty;
                         self.created = created;
-                        return Err(NodeError::Storage(error.to_string()));
+                        return Err(error.into());
                     }
                 }
             };
@@ -92,23 +95,96 @@ impl LocalNode {
     }
 
     /// Puts back content taken with [`LocalNode::take_unsaved`] that could not be stored.
-    pub fn restore_unsaved(&mut self, content: Vec<crate::cojson::ContentMessage>) {
+    pub fn restore_unsaved(&mut self, content: Vec<ContentMessage>) {
         let mut content = content;
         content.append(&mut self.unsaved);
         self.unsaved = content;
     }
 
+    /// Forgets content taken with [`LocalNode::take_unsaved`] that could not be stored, so
+    /// that memory agrees with the store again: every CoValue it concerns leaves memory (it
+    /// loads again, as stored, when next needed), and nothing of it stays queued. Accounts are
+    /// the exception: they stay loaded (other content is verified with them) and their
+    /// content goes back to the queue, as it is their own signed history, not a write of
+    /// this node. Returns the CoValues that left memory.
+    pub fn forget_unstored(&mut self, content: Vec<ContentMessage>) -> Vec<CoID> {
+        let mut forgotten: Vec<CoID> = Vec::new();
+        let mut kept = Vec::new();
+        for message in content {
+            if self.is_account(&message.id) {
+                kept.push(message);
+            } else if !forgotten.contains(&message.id) {
+                forgotten.push(message.id);
+            }
+        }
+        self.restore_unsaved(kept);
+        self.evict(&forgotten);
+        forgotten.retain(|id| self.get(id).is_none());
+        if !forgotten.is_empty() {
+            tracing::warn!(
+                covalues = forgotten.len(),
+                "content that could not be stored left memory"
+            );
+        }
+        forgotten
+    }
+
+    /// Forgets everything queued for the store (imported or written since the last flush)
+    /// as [`LocalNode::forget_unstored`] does, without asking the storage anything: for when
+    /// the queue cannot be taken (e.g. the storage cannot say what it holds). Returns the
+    /// CoValues that left memory.
+    pub fn forget_unsaved(&mut self) -> Vec<CoID> {
+        self.sign_pending();
+        let content = std::mem::take(&mut self.unsaved);
+        let dirty = std::mem::take(&mut self.dirty);
+        self.created.clear();
+        let mut forgotten: Vec<CoID> = Vec::new();
+        for id in dirty {
+            if self.is_account(&id) {
+                // An account this node wrote to stays loaded: its writes stay queued.
+                self.dirty.push(id);
+            } else if !forgotten.contains(&id) {
+                forgotten.push(id);
+            }
+        }
+        self.evict(&forgotten);
+        let mut left = self.forget_unstored(content);
+        for id in forgotten {
+            if !left.contains(&id) && self.get(&id).is_none() {
+                left.push(id);
+            }
+        }
+        left
+    }
+
+    fn is_account(&self, id: &CoID) -> bool {
+        self.get(id)
+            .is_some_and(|value| value.header().account_agent().is_some())
+    }
+
     /// Loads `id` from storage, and what it depends on (owner and parent groups, member
     /// and author accounts), verifying every session again. Returns whether `id` is now
-    /// loaded.
+    /// loaded. Content imported or written earlier and not yet stored stays queued; only
+    /// what comes from storage is not queued again.
     pub fn load_from_storage(&mut self, id: &CoID) -> Result<bool, NodeError> {
         let Some(storage) = self.storage.clone() else {
             return Ok(self.get(id).is_some());
         };
+        let queued = self.unsaved.len();
         let mut seen = HashSet::new();
-        self.load_recursive(storage.as_ref(), id, &mut seen)?;
-        // Loaded content is stored already.
-        self.unsaved.clear();
+        let mut from_storage = HashSet::new();
+        let loaded = self.load_recursive(storage.as_ref(), id, &mut seen, &mut from_storage);
+        // Loaded content is stored already: it leaves the queue again, what was queued before
+        // (e.g. what the same request imported) and whatever else arrived meanwhile stays.
+        if self.unsaved.len() > queued {
+            let arrived = self.unsaved.split_off(queued);
+            self.unsaved.extend(
+                arrived
+                    .into_iter()
+                    .filter(|m| !from_storage.contains(&m.id)),
+            );
+        }
+        loaded?;
         Ok(self.get(id).is_some())
     }
 
@@ -117,28 +193,27 @@ impl LocalNode {
         storage: &dyn Storage,
         id: &CoID,
         seen: &mut HashSet<CoID>,
+        from_storage: &mut HashSet<CoID>,
     ) -> Result<(), NodeError> {
         if !seen.insert(id.clone()) {
             return Ok(());
         }
         if self.get(id).is_none() {
-            let Some(pieces) = storage
-                .load(id)
-                .map_err(|e| NodeError::Storage(e.to_string()))?
-            else {
+            let Some(pieces) = storage.load(id)? else {
                 return Ok(());
             };
+            from_storage.insert(id.clone());
             for piece in pieces {
                 if let super::node::ImportOutcome::Queued { missing } = self.import(piece)? {
                     for dependency in missing {
-                        self.load_recursive(storage, &dependency, seen)?;
+                        self.load_recursive(storage, &dependency, seen, from_storage)?;
                     }
                 }
             }
         }
         let deps = self.get(id).map(dependencies).unwrap_or_default();
         for dependency in deps {
-            self.load_recursive(storage, &dependency, seen)?;
+            self.load_recursive(storage, &dependency, seen, from_storage)?;
         }
         Ok(())
     }

@@ -91,10 +91,11 @@ pub fn pieces_to_import(
     Ok(messages)
 }
 
-/// Imports pieces into `node`; a piece that does not verify makes the payload invalid.
-/// Content still waiting for dependencies the body did not bring is dropped again. Returns
-/// the CoValues that were new to the node (what the request brought, and only that, may be
-/// evicted once it is answered).
+/// Imports pieces into `node`; a piece that does not verify makes the payload invalid, and
+/// then what the pieces before it brought leaves memory again. Content still waiting for
+/// dependencies the body did not bring is dropped again. Returns the CoValues that were new
+/// to the node (what the request brought, and only that, may be evicted once it is
+/// answered).
 pub fn import_pieces(
     node: &mut LocalNode,
     pieces: Vec<ContentMessage>,
@@ -106,14 +107,56 @@ pub fn import_pieces(
             fresh.push(id.clone());
         }
     }
-    for piece in pieces {
-        node.import(piece).map_err(|e| {
-            JazzRequestError::invalid_payload(Some(json!({"reason": e.to_string()})))
-        })?;
+    for (index, piece) in pieces.into_iter().enumerate() {
+        if let Err(error) = node.import(piece) {
+            node.discard_pending(&ids);
+            node.evict(&fresh);
+            return Err(JazzRequestError::invalid_payload(Some(
+                json!({"piece": index, "reason": error.to_string()}),
+            )));
+        }
     }
     node.discard_pending(&ids);
     fresh.retain(|id| node.get(id).is_some());
     Ok(fresh)
+}
+
+/// Refuses content that verifies but does not decrypt: a valid private transaction of one
+/// of `ids` (the CoValues a request brought) that the node cannot decrypt would silently
+/// take the values it carries away from the handler. 400 naming the CoValue.
+pub fn check_decryptable(node: &LocalNode, ids: &[CoID]) -> Result<(), JazzRequestError> {
+    for id in ids {
+        let Some(value) = node.get(id) else {
+            continue;
+        };
+        if value.header().account_agent().is_some() {
+            continue;
+        }
+        let undecryptable = node
+            .undecryptable(id)
+            .map_err(|e| unreadable(id, &e.to_string()))?;
+        if let Some(first) = undecryptable.first() {
+            tracing::debug!(covalue = %id, count = undecryptable.len(), "undecryptable content refused");
+            return Err(JazzRequestError::invalid_payload(Some(json!({
+                "covalue": id.as_str(),
+                "reason": format!(
+                    "{} valid transaction(s) of {id} cannot be decrypted (the first: {} #{})",
+                    undecryptable.len(),
+                    first.session_id,
+                    first.tx_index
+                ),
+            }))));
+        }
+    }
+    Ok(())
+}
+
+/// 400: the request's content for `id` cannot be read or written as it must be.
+pub(crate) fn unreadable(id: &CoID, reason: &str) -> JazzRequestError {
+    JazzRequestError::invalid_payload(Some(json!({
+        "covalue": id.as_str(),
+        "reason": reason,
+    })))
 }
 
 /// A received envelope, read once: its sender (`madeBy`, the account that made its first
@@ -167,7 +210,8 @@ pub fn read_envelope(node: &LocalNode, envelope: &CoID) -> Result<ReadEnvelope, 
 const MAX_RESOLVE_LOADS: usize = 256;
 
 /// The envelope's values (without the `$handled` mark), once everything `resolve` asks for
-/// is loaded: what the node lacks is loaded from its storage, else "Value not found".
+/// is loaded: what the node lacks (a CoValue, or what a loaded one depends on) is loaded from
+/// its storage, else "Value not found". A storage that fails is the worker's fault (500).
 pub fn envelope_values(
     node: &mut LocalNode,
     envelope: &CoID,
@@ -176,13 +220,19 @@ pub fn envelope_values(
 ) -> Result<Map<String, Value>, JazzRequestError> {
     if *resolve != ResolveQuery::Value {
         let mut loads = 0;
+        let mut previous: Option<CoID> = None;
         while let Some(missing) = node.missing_for(envelope, resolve) {
-            let loaded = loads < MAX_RESOLVE_LOADS
-                && node.get(&missing).is_none()
-                && node.load_from_storage(&missing).unwrap_or(false);
+            // The same CoValue twice: loading did not help (not stored, or unreadable).
+            if loads >= MAX_RESOLVE_LOADS || previous.as_ref() == Some(&missing) {
+                return Err(JazzRequestError::new("Value not found", 400));
+            }
+            let loaded = node
+                .load_from_storage(&missing)
+                .map_err(|e| JazzRequestError::internal_while("loading from storage", e))?;
             if !loaded {
                 return Err(JazzRequestError::new("Value not found", 400));
             }
+            previous = Some(missing);
             loads += 1;
         }
     }

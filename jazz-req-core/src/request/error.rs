@@ -1,5 +1,12 @@
 //! `JazzRequestError`: the typed error a handler returns and a client receives (message, HTTP
 //! code, details), answered as jazz-tools answers it; and the client's `SendError`.
+//!
+//! A failure of the worker itself ([`JazzRequestError::internal`]) keeps its source error for
+//! the operator's log and answers the client with a generic message only: SQLite messages,
+//! file paths and the node's internals never leave the worker.
+
+use std::error::Error as StdError;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
@@ -12,7 +19,9 @@ pub const JAZZ_REQUEST_ERROR_HEADER: &str = "x-jazz-request-error";
 /// `JazzRequestError`: the server answers it with that status, the header
 /// `X-Jazz-Request-Error: true` and the body `{message, code, details}`; the client gets it
 /// back typed (the Rust form of `isJazzRequestError`).
-#[derive(Clone, Debug, PartialEq, Error)]
+///
+/// Equality compares what the client sees (message, code, details), not the internal cause.
+#[derive(Clone, Debug, Error)]
 #[error("{message} ({code})")]
 pub struct JazzRequestError {
     /// What went wrong, for people.
@@ -21,6 +30,47 @@ pub struct JazzRequestError {
     pub code: u16,
     /// Anything else the client should know (any JSON), omitted when `None`.
     pub details: Option<Value>,
+    /// The worker's own failure behind an internal error: logged when the error is answered,
+    /// never sent.
+    #[source]
+    cause: Option<Arc<WorkerFault>>,
+}
+
+impl PartialEq for JazzRequestError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message && self.code == other.code && self.details == other.details
+    }
+}
+
+/// The message of every internal error a client receives.
+pub const INTERNAL_ERROR_MESSAGE: &str = "Internal server error";
+
+/// A failure of the worker itself: what it was doing, and the error that stopped it.
+#[derive(Debug, Error)]
+#[error("{doing}")]
+pub struct WorkerFault {
+    doing: &'static str,
+    #[source]
+    source: Box<dyn StdError + Send + Sync + 'static>,
+}
+
+impl WorkerFault {
+    /// What the worker was doing.
+    pub fn doing(&self) -> &'static str {
+        self.doing
+    }
+
+    /// The whole chain, outermost first: `doing: cause: its cause: …`.
+    pub fn chain(&self) -> String {
+        let mut text = self.doing.to_owned();
+        let mut next: Option<&(dyn StdError + 'static)> = Some(self.source.as_ref());
+        while let Some(error) = next {
+            text.push_str(": ");
+            text.push_str(&error.to_string());
+            next = error.source();
+        }
+        text
+    }
 }
 
 impl JazzRequestError {
@@ -30,6 +80,7 @@ impl JazzRequestError {
             message: message.into(),
             code,
             details: None,
+            cause: None,
         }
     }
 
@@ -46,12 +97,36 @@ impl JazzRequestError {
             message: "Request payload is not valid".into(),
             code: 400,
             details,
+            cause: None,
         }
     }
 
-    /// 500 with a generic message: a failure of the worker itself, not of the request.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(message, 500)
+    /// 500 "Internal server error": a failure of the worker itself, not of the request.
+    /// `source` (an error, or a description) is kept for the operator's log when the error
+    /// is answered; the client gets the generic message only.
+    pub fn internal(source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        Self::internal_while("handling the request", source)
+    }
+
+    /// Like [`JazzRequestError::internal`], saying what the worker was doing (for the log).
+    pub fn internal_while(
+        doing: &'static str,
+        source: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
+    ) -> Self {
+        Self {
+            message: INTERNAL_ERROR_MESSAGE.into(),
+            code: 500,
+            details: None,
+            cause: Some(Arc::new(WorkerFault {
+                doing,
+                source: source.into(),
+            })),
+        }
+    }
+
+    /// The worker's own failure behind this error, if it is an internal one.
+    pub fn fault(&self) -> Option<&WorkerFault> {
+        self.cause.as_deref()
     }
 
     /// The JSON body: `{"message", "code", "details"?}`.
@@ -71,6 +146,7 @@ impl JazzRequestError {
             message: body.get("message")?.as_str()?.to_owned(),
             code: u16::try_from(body.get("code")?.as_u64()?).ok()?,
             details: body.get("details").filter(|d| !d.is_null()).cloned(),
+            cause: None,
         })
     }
 
@@ -82,8 +158,12 @@ impl JazzRequestError {
             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR)
     }
 
-    /// The response jazz-tools gives for this error.
+    /// The response jazz-tools gives for this error. An internal error's cause goes to the
+    /// log (`tracing::error!`, with its whole source chain), not into the body.
     pub fn to_response(&self) -> http::Response<Bytes> {
+        if let Some(fault) = self.fault() {
+            tracing::error!(error = %fault.chain(), "request failed inside the worker");
+        }
         let mut body = self.to_body();
         let status = self.status();
         if u16::from(status) != self.code {
@@ -121,6 +201,17 @@ pub enum SendError {
     /// The client's node failed (e.g. its storage).
     #[error(transparent)]
     Node(#[from] crate::cojson::NodeError),
+    /// The route's worker account is not known.
+    #[error(transparent)]
+    Worker(#[from] super::typed_route::WorkerIdError),
+    /// The route's URL is a path and the client has no base URL to join it to.
+    #[error(
+        "the route's URL {0} is a path and the client has no base URL (RequestClient::with_base_url)"
+    )]
+    NoBaseUrl(&'static str),
+    /// The response does not fit the route's response schema.
+    #[error("the response does not fit its schema: {0}")]
+    Schema(#[from] crate::schema::SchemaError),
 }
 
 impl SendError {

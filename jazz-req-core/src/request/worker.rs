@@ -1,11 +1,18 @@
 //! The worker side: `handle(request, worker, callback)` over the `http` crate's types.
 //!
 //! A request goes through cheap checks first (size, content type, JSON, shape, expiry), then
-//! the token, and only then anything that writes: the replay claim, the import of the
-//! envelope's pieces, the `$handled` mark, the handler, the response envelope, and one
-//! durable store of everything before the answer leaves.
+//! the token, then the import of the envelope's pieces and the checks on what they hold
+//! (sender, values, decryption). Only a request that passed all of them claims its id in the
+//! replay guard (so a refused copy never uses up the id of the genuine request) and gets the
+//! `$handled` mark; then the handler, the response envelope, and one durable store of
+//! everything before the answer leaves.
+//!
+//! Failures caused by what a request carries are 4xx; a 5xx is the worker's own fault and its
+//! body says only "Internal server error" (the cause goes to the log). When storing fails,
+//! what could not be stored leaves memory, so that no later request sees or builds on it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -16,7 +23,8 @@ use tracing::Instrument as _;
 use super::body::SignedBody;
 use super::clock::{Clock, SystemClock};
 use super::envelope::{
-    HANDLED_KEY, create_envelope, envelope_values, import_pieces, pieces_to_import, read_envelope,
+    HANDLED_KEY, check_decryptable, create_envelope, envelope_values, import_pieces,
+    pieces_to_import, read_envelope, unreadable,
 };
 use super::error::JazzRequestError;
 use super::handler::{Handler, RequestContext};
@@ -24,7 +32,7 @@ use super::outgoing::OutgoingBody;
 use super::replay::{ReplayGuard, StoredReplayGuard};
 use super::route::RouteSpec;
 use crate::cojson::permissions_role::Role;
-use crate::cojson::{LocalNode, NodeError, Privacy};
+use crate::cojson::{ContentMessage, LocalNode, NodeError, Privacy};
 use crate::crypto::CoID;
 use crate::storage::Storage;
 
@@ -66,6 +74,9 @@ pub(crate) struct WorkerShared {
     config: WorkerConfig,
     /// Decoded public keys of the signers seen (decoding a point costs a few µs).
     signer_keys: Mutex<HashMap<crate::crypto::SignerID, crate::crypto::VerifyingKey>>,
+    /// How many stores have failed (changed under the node lock): a request in flight across
+    /// a failure may have had its writes in the failed batch, so it does not answer 200.
+    store_failures: AtomicU64,
 }
 
 impl WorkerShared {
@@ -78,9 +89,14 @@ impl WorkerShared {
 
     fn node(&self) -> Result<MutexGuard<'_, LocalNode>, JazzRequestError> {
         self.lock_node()
-            .map_err(|e| JazzRequestError::internal(e.to_string()))
+            .map_err(|e| JazzRequestError::internal_while("locking the worker's node", e))
     }
 }
+
+/// What a request wrote may have been in a batch whose store failed (and was forgotten).
+#[derive(Debug, thiserror::Error)]
+#[error("a store failed while this request was in flight: what it wrote may not be stored")]
+struct StoreFailedInFlight;
 
 /// A worker answering jazz-tools requests: its account's node, its storage and replay guard,
 /// its clock, and its routes.
@@ -147,6 +163,7 @@ impl RequestWorker {
                 clock,
                 config,
                 signer_keys: Mutex::new(HashMap::new()),
+                store_failures: AtomicU64::new(0),
             }),
             routes: Arc::new(HashMap::new()),
         })
@@ -245,33 +262,28 @@ impl RequestWorker {
                 413,
             ));
         }
-        let Accepted {
-            signed,
-            sender,
-            values,
-            fresh,
-        } = self.accept(&body, &spec.request_resolve)?;
+        let accepted = self.accept(&body, &spec.request_resolve)?;
         let current = tracing::Span::current();
-        current.record("message_id", tracing::field::display(&signed.id));
-        current.record("sender", tracing::field::display(&sender));
+        current.record("message_id", tracing::field::display(&accepted.signed.id));
+        current.record("sender", tracing::field::display(&accepted.sender));
 
         let ctx = RequestContext {
             worker: self.shared.clone(),
-            made_by: sender.clone(),
-            envelope: signed.id.clone(),
-            values,
+            made_by: accepted.sender.clone(),
+            envelope: accepted.signed.id.clone(),
+            values: accepted.values.clone(),
         };
         match handler.call(ctx).await {
-            Ok(response_values) => self.respond(spec, &fresh, &sender, &response_values).await,
+            Ok(response_values) => self.respond(spec, &accepted, &response_values).await,
             Err(error) => {
                 // What the handler wrote before failing (and the `$handled` mark) is kept.
                 let content = {
                     let mut node = self.shared.node()?;
-                    let content = node.take_unsaved().unwrap_or_default();
-                    node.evict(&fresh);
-                    content
+                    let content = self.take_content(&mut node);
+                    node.evict(&accepted.fresh);
+                    content?
                 };
-                self.store(content).await?;
+                self.store(content, accepted.failures_seen).await?;
                 Err(error)
             }
         }
@@ -285,61 +297,72 @@ impl RequestWorker {
     ) -> Result<Accepted, JazzRequestError> {
         let signed = self.check_body(body)?;
         let now = self.shared.clock.now_ms();
-        let created_at = signed.created_at_ms();
         #[allow(clippy::cast_precision_loss)] // ms timestamps are far below 2^53
         let expiry_f = self.shared.config.expiry_ms as f64;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked finite
+        let valid_until = (signed.created_at_ms() + expiry_f).max(0.0) as u64;
         let pieces = pieces_to_import(&signed, true)?;
-
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked finite above
-        let valid_until = (created_at + expiry_f).max(0.0) as u64;
-        let first = self
-            .shared
-            .guard
-            .claim(&signed.id, valid_until, now)
-            .map_err(|e| JazzRequestError::internal(format!("replay guard: {e}")))?;
-        if !first {
-            return Err(already_handled());
+        let mut brought: Vec<CoID> = Vec::new();
+        for piece in &pieces {
+            if !brought.contains(&piece.id) {
+                brought.push(piece.id.clone());
+            }
         }
 
         let mut node = self.shared.node()?;
+        let failures_seen = self.shared.store_failures.load(Ordering::SeqCst);
         let fresh = import_pieces(&mut node, pieces)?;
-        match Self::admit(&mut node, &self.shared.account, &signed, resolve) {
+        match self.admit(&mut node, &signed, resolve, &brought, valid_until, now) {
             Ok((sender, values)) => Ok(Accepted {
                 signed,
                 sender,
                 values,
                 fresh,
+                failures_seen,
             }),
-            Err(error) => {
-                // Refused after import: what this request brought leaves memory again.
-                node.evict(&fresh);
+            Err(Refused { error, marked }) => {
+                // Refused after import: what this request brought leaves memory again (and
+                // the envelope, if it got the `$handled` mark of a request that does not run).
+                let mut leaving = fresh;
+                if marked && !leaving.contains(&signed.id) {
+                    leaving.push(signed.id.clone());
+                }
+                node.evict(&leaving);
                 Err(error)
             }
         }
     }
 
-    /// The checks on the imported envelope, then the `$handled` mark.
+    /// The checks on the imported envelope, then the `$handled` mark and the replay claim.
+    ///
+    /// The claim comes last, once nothing the request carries can refuse it any more: a copy
+    /// re-signed by someone else, or one whose content does not import, verify or decrypt,
+    /// must not use up the id of the genuine request. It stays atomic: of concurrent copies
+    /// exactly one wins the claim (the guard's promise), the others are answered "already
+    /// handled".
     fn admit(
+        &self,
         node: &mut LocalNode,
-        worker: &CoID,
         signed: &SignedBody,
         resolve: &crate::cojson::ResolveQuery,
-    ) -> Result<(CoID, Map<String, Value>), JazzRequestError> {
+        brought: &[CoID],
+        valid_until: u64,
+        now: u64,
+    ) -> Result<(CoID, Map<String, Value>), Refused> {
+        let worker = &self.shared.account;
         let envelope = read_envelope(node, &signed.id)?;
         let sender = envelope.sender;
         let sender_signer = node
             .get(&sender)
             .and_then(|v| v.header().account_agent().map(|a| a.signer));
         if sender_signer != Some(signed.signer_id) {
-            return Err(JazzRequestError::new(
-                "Request was not signed by its sender",
-                401,
-            ));
+            return Err(JazzRequestError::new("Request was not signed by its sender", 401).into());
         }
         if envelope.fields.get(HANDLED_KEY) == Some(&json!(worker.as_str())) {
-            return Err(already_handled());
+            return Err(already_handled().into());
         }
         let values = envelope_values(node, &signed.id, &envelope.fields, resolve)?;
+        check_decryptable(node, brought)?;
         node.batch(|node| {
             node.map_set(
                 &signed.id,
@@ -348,72 +371,154 @@ impl RequestWorker {
                 Privacy::Private,
             )
         })
-        .map_err(|e| JazzRequestError::internal(format!("marking the request handled: {e}")))?;
+        .map_err(|e| match e {
+            // The envelope's group does not let the worker write: the request's fault.
+            NodeError::NoReadKey { .. }
+            | NodeError::CannotWrite { .. }
+            | NodeError::MissingDependency { .. }
+            | NodeError::WrongKind { .. } => Refused {
+                error: unreadable(
+                    &signed.id,
+                    &format!("the worker cannot mark the request handled: {e}"),
+                ),
+                marked: true,
+            },
+            other => Refused {
+                error: JazzRequestError::internal_while("marking the request handled", other),
+                marked: true,
+            },
+        })?;
+        let claimed = self
+            .shared
+            .guard
+            .claim(&signed.id, valid_until, now)
+            .map_err(|e| Refused {
+                error: JazzRequestError::internal_while("claiming the request id", e),
+                marked: true,
+            })?;
+        if !claimed {
+            return Err(Refused {
+                error: already_handled(),
+                marked: true,
+            });
+        }
         Ok((sender, values))
+    }
+
+    /// Takes what to store; when even that fails (the storage cannot say what it holds),
+    /// everything queued is forgotten so that memory agrees with the store.
+    fn take_content(&self, node: &mut LocalNode) -> Result<Vec<ContentMessage>, JazzRequestError> {
+        node.take_unsaved().map_err(|error| {
+            let forgotten = node.forget_unsaved();
+            self.shared.store_failures.fetch_add(1, Ordering::SeqCst);
+            tracing::error!(forgotten = forgotten.len(), "could not take what to store");
+            JazzRequestError::internal_while("taking what to store", error)
+        })
     }
 
     /// Builds, signs and stores the response; answers only once it is stored.
     async fn respond(
         &self,
         spec: &RouteSpec,
-        request_fresh: &[CoID],
-        sender: &CoID,
+        accepted: &Accepted,
         values: &Map<String, Value>,
     ) -> Result<String, JazzRequestError> {
         let now = self.shared.clock.now_ms();
-        let (payload, content) = {
+        let (built, content) = {
             let mut node = self.shared.node()?;
-            let response = create_envelope(&mut node, sender, Role::Reader, values)
-                .map_err(|e| JazzRequestError::internal(format!("building the response: {e}")))?;
-            let pieces = node
-                .export_pieces(&response, &spec.response_resolve)
-                .map_err(|e| JazzRequestError::internal(format!("exporting the response: {e}")))?;
-            let response_group = owner_of(&node, &response);
-            let payload =
-                OutgoingBody::sign(pieces, response.clone(), now, &node.reader().agent.signer);
-            let content = node
-                .take_unsaved()
-                .map_err(|e| JazzRequestError::internal(e.to_string()))?;
+            let built = Self::build_response(&mut node, spec, &accepted.sender, values, now);
+            let content = self.take_content(&mut node);
             // The envelopes are answered: what they hold goes to storage, not memory. Only
             // what this request brought or made leaves (a client may name an existing group
             // as its envelope's owner: that group stays).
-            let mut done: Vec<CoID> = request_fresh.to_vec();
-            done.extend([Some(response), response_group].into_iter().flatten());
+            let mut done: Vec<CoID> = accepted.fresh.clone();
+            if let Ok((_, response, response_group)) = &built {
+                done.extend(
+                    [Some(response.clone()), response_group.clone()]
+                        .into_iter()
+                        .flatten(),
+                );
+            }
             node.evict(&done);
-            (payload, content)
+            (built, content?)
         };
-        self.store(content).await?;
-        Ok(payload.success_text())
+        // What the handler wrote is stored even when the response could not be built.
+        self.store(content, accepted.failures_seen).await?;
+        built.map(|(payload, _, _)| payload.success_text())
+    }
+
+    /// The response envelope, exported and signed: the body, the envelope and its group.
+    fn build_response(
+        node: &mut LocalNode,
+        spec: &RouteSpec,
+        sender: &CoID,
+        values: &Map<String, Value>,
+        now: u64,
+    ) -> Result<(OutgoingBody, CoID, Option<CoID>), JazzRequestError> {
+        let response = create_envelope(node, sender, Role::Reader, values)
+            .map_err(|e| JazzRequestError::internal_while("building the response", e))?;
+        let pieces = node
+            .export_pieces(&response, &spec.response_resolve)
+            .map_err(|e| JazzRequestError::internal_while("exporting the response", e))?;
+        let response_group = owner_of(node, &response);
+        let payload =
+            OutgoingBody::sign(pieces, response.clone(), now, &node.reader().agent.signer);
+        Ok((payload, response, response_group))
     }
 
     /// Stores content durably (outside the node lock, so concurrent requests share commits).
+    /// If that fails, what could not be stored leaves memory (see
+    /// [`LocalNode::forget_unstored`]) and the request gets a 500. A request during which
+    /// another store failed gets a 500 too (`failures_seen` is the count when it was
+    /// accepted): its writes may have been in that batch.
     async fn store(
         &self,
-        content: Vec<crate::cojson::ContentMessage>,
+        content: Vec<ContentMessage>,
+        failures_seen: u64,
     ) -> Result<(), JazzRequestError> {
+        let in_flight_check = || {
+            if self.shared.store_failures.load(Ordering::SeqCst) == failures_seen {
+                Ok(())
+            } else {
+                Err(JazzRequestError::internal_while(
+                    "storing the request's changes",
+                    StoreFailedInFlight,
+                ))
+            }
+        };
         let Some(storage) = self.shared.storage.clone() else {
             return Ok(());
         };
         if content.is_empty() {
-            return Ok(());
+            return in_flight_check();
         }
-        let result = tokio::task::spawn_blocking(move || {
-            let stored = storage.store(&content);
-            (stored, content)
-        })
-        .await;
-        match result {
-            Ok((Ok(_), _)) => Ok(()),
-            Ok((Err(error), content)) => {
-                if let Ok(mut node) = self.shared.lock_node() {
-                    node.restore_unsaved(content);
-                }
-                Err(JazzRequestError::internal(format!(
-                    "storing the request's changes: {error}"
-                )))
+        let content = Arc::new(content);
+        let task_content = content.clone();
+        let result =
+            tokio::task::spawn_blocking(move || storage.store(task_content.as_slice())).await;
+        let error: Box<dyn std::error::Error + Send + Sync> = match result {
+            Ok(Ok(_)) => return in_flight_check(),
+            Ok(Err(error)) => Box::new(error),
+            Err(error) => Box::new(error),
+        };
+        let content = Arc::try_unwrap(content).unwrap_or_else(|shared| shared.as_ref().clone());
+        match self.shared.lock_node() {
+            Ok(mut node) => {
+                let forgotten = node.forget_unstored(content);
+                self.shared.store_failures.fetch_add(1, Ordering::SeqCst);
+                tracing::error!(
+                    forgotten = forgotten.len(),
+                    "storing failed: what was not stored left memory"
+                );
             }
-            Err(error) => Err(JazzRequestError::internal(format!("storage task: {error}"))),
+            Err(lock) => {
+                tracing::error!(error = %lock, "storing failed and the node is unusable");
+            }
         }
+        Err(JazzRequestError::internal_while(
+            "storing the request's changes",
+            error,
+        ))
     }
 
     /// Verifies and decodes a captured request body as this worker, without handling it or
@@ -421,8 +526,10 @@ impl RequestWorker {
     pub fn decode(&self, body: &[u8]) -> Result<DecodedRequest, JazzRequestError> {
         let signed = self.check_body(body)?;
         let pieces = pieces_to_import(&signed, true)?;
+        let brought: Vec<CoID> = pieces.iter().map(|p| p.id.clone()).collect();
         let mut node = self.shared.node()?;
         import_pieces(&mut node, pieces)?;
+        check_decryptable(&node, &brought)?;
         let envelope = read_envelope(&node, &signed.id)?;
         let values = envelope_values(
             &mut node,
@@ -502,13 +609,31 @@ impl RequestWorker {
     }
 }
 
-/// A request that passed every check and is marked handled.
+/// A request that passed every check, claimed its id and is marked handled.
 struct Accepted {
     signed: SignedBody,
     sender: CoID,
     values: Map<String, Value>,
     /// The CoValues the request brought that the node did not have.
     fresh: Vec<CoID>,
+    /// How many stores had failed when it was accepted.
+    failures_seen: u64,
+}
+
+/// Why [`RequestWorker::admit`] refused a request, and whether the envelope already got the
+/// `$handled` mark (then it leaves memory with the rest of what the request brought).
+struct Refused {
+    error: JazzRequestError,
+    marked: bool,
+}
+
+impl From<JazzRequestError> for Refused {
+    fn from(error: JazzRequestError) -> Self {
+        Self {
+            error,
+            marked: false,
+        }
+    }
 }
 
 /// The group that owns `id`, if `id` is a value owned by a group.
