@@ -57,6 +57,8 @@ pub struct LocalNode {
     pub(crate) group_states: std::cell::RefCell<(u64, HashMap<String, Arc<GroupState>>)>,
     /// CoValues with own transactions waiting for a signature (inside a batch).
     pub(crate) unsigned: Vec<CoID>,
+    /// The open [`LocalNode::atomically`] scopes: what to undo if they fail.
+    pub(crate) atomic: super::node_atomic::AtomicScopes,
 }
 
 impl LocalNode {
@@ -78,6 +80,7 @@ impl LocalNode {
             group_generation: 0,
             exported: std::cell::RefCell::new(HashMap::new()),
             group_states: std::cell::RefCell::new((0, HashMap::new())),
+            atomic: super::node_atomic::AtomicScopes::default(),
         }
     }
 
@@ -121,6 +124,27 @@ impl LocalNode {
         if groups_changed {
             self.group_generation += 1;
         }
+    }
+
+    /// Removes these CoValues from memory entirely, as if they had never been here: the
+    /// values, their place in the arrival order, unsaved and queued content naming them, the
+    /// write bookkeeping and cached exports (unlike [`LocalNode::evict`], accounts too).
+    pub(crate) fn forget(&mut self, ids: &std::collections::HashSet<CoID>) {
+        if ids.is_empty() {
+            return;
+        }
+        let exported = self.exported.get_mut();
+        for id in ids {
+            self.values.remove(id);
+            exported.remove(id);
+        }
+        self.arrival.retain(|id| !ids.contains(id));
+        self.unsaved.retain(|m| !ids.contains(&m.id));
+        self.pending.retain(|m| !ids.contains(&m.id));
+        self.dirty.retain(|id| !ids.contains(id));
+        self.created.retain(|id| !ids.contains(id));
+        self.unsigned.retain(|id| !ids.contains(id));
+        self.group_generation += 1;
     }
 
     /// Drops queued content for these CoValues (e.g. what a rejected request brought).
@@ -269,6 +293,7 @@ impl LocalNode {
         let id = value.id().clone();
         if self.values.insert(id.clone(), value).is_none() {
             self.arrival.push(id.clone());
+            self.atomic.created(&id);
         }
         // Stored on the next flush, even if nothing is ever written to it.
         if !self.dirty.contains(&id) {

@@ -32,6 +32,11 @@ impl LocalNode {
     /// (one commit). Nothing is lost on failure: it stays queued (and in memory) for the next
     /// flush; call [`LocalNode::forget_unsaved`] instead to make memory agree with the store.
     pub fn flush(&mut self) -> Result<StoreSummary, NodeError> {
+        if self.in_atomic_scope() {
+            // Writes of an open `atomically` scope may still be undone: nothing is signed
+            // or taken for storage before the outermost scope ends.
+            return Ok(StoreSummary::default());
+        }
         let Some(storage) = self.storage.clone() else {
             // Nothing to persist to: just sign what waits and forget the bookkeeping.
             self.sign_pending();
@@ -64,6 +69,11 @@ impl LocalNode {
     /// store it with the storage (outside any lock on this node, so concurrent flushes share
     /// commits) and hand it back with [`LocalNode::restore_unsaved`] if that fails.
     pub fn take_unsaved(&mut self) -> Result<Vec<ContentMessage>, NodeError> {
+        if self.in_atomic_scope() {
+            // Writes of an open `atomically` scope may still be undone: nothing is signed
+            // or taken for storage before the outermost scope ends.
+            return Ok(Vec::new());
+        }
         self.sign_pending();
         let mut content = std::mem::take(&mut self.unsaved);
         let dirty = std::mem::take(&mut self.dirty);

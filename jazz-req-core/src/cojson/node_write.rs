@@ -199,6 +199,7 @@ impl LocalNode {
     /// Appends a transaction made by this node to `id`.
     fn append(&mut self, id: &CoID, tx: Transaction) -> Result<(), NodeError> {
         let session = self.session_for(id)?;
+        self.before_own_write(id, &session);
         let signer = self.reader().agent.signer.clone();
         let deferring = self.deferring;
         let value = self

@@ -57,6 +57,37 @@ impl VerifiedAppend {
     }
 }
 
+/// Where a [`SessionLog`] stood at one moment, for [`SessionLog::rewind`]: its length and the
+/// state that goes with it (running hasher, signatures, checkpoint counter), not its
+/// transactions, so taking a mark costs the same for a long log as for a short one.
+#[derive(Clone, Debug)]
+pub struct SessionMark {
+    session: SessionID,
+    len: usize,
+    hasher: blake3::Hasher,
+    last_signature: Option<Signature>,
+    bytes_since_checkpoint: usize,
+    signer: Option<VerifyingKey>,
+    signed_len: usize,
+}
+
+impl SessionMark {
+    /// The session the mark belongs to.
+    pub fn session_id(&self) -> &SessionID {
+        &self.session
+    }
+
+    /// The number of transactions the log had.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the log was empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// A run of consecutive transactions of one session with the signature after its last one:
 /// the session part of one content piece.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,6 +326,49 @@ impl SessionLog {
         self.last_signature = Some(sign_hash(secret, &self.last_hash()));
         self.signed_len = self.transactions.len();
         true
+    }
+
+    /// Where the log stands now, to [`SessionLog::rewind`] to later.
+    pub fn mark(&self) -> SessionMark {
+        SessionMark {
+            session: self.session.clone(),
+            len: self.transactions.len(),
+            hasher: self.hasher.clone(),
+            last_signature: self.last_signature,
+            bytes_since_checkpoint: self.bytes_since_checkpoint,
+            signer: self.signer.clone(),
+            signed_len: self.signed_len,
+        }
+    }
+
+    /// Cuts the log back to `mark`: the transactions after it and the in-between signatures
+    /// remembered for them are dropped, and hash, signatures and checkpoint counter are as
+    /// they were. Fails, changing nothing, if the mark belongs to another session or the log
+    /// is shorter than the mark. Returns how many transactions were dropped.
+    pub fn rewind(&mut self, mark: SessionMark) -> Result<usize, SessionLogError> {
+        if mark.session != self.session {
+            return Err(SessionLogError::WrongSession {
+                verified: Box::new(mark.session),
+                target: Box::new(self.session.clone()),
+            });
+        }
+        let len = self.transactions.len();
+        if len < mark.len {
+            return Err(SessionLogError::Stale {
+                session: Box::new(self.session.clone()),
+                expected: mark.len,
+                actual: len,
+            });
+        }
+        self.transactions.truncate(mark.len);
+        // Checkpoints are keyed by the index of the transaction they follow.
+        drop(self.signature_after.split_off(&mark.len));
+        self.hasher = mark.hasher;
+        self.last_signature = mark.last_signature;
+        self.bytes_since_checkpoint = mark.bytes_since_checkpoint;
+        self.signer = mark.signer;
+        self.signed_len = mark.signed_len;
+        Ok(len - mark.len)
     }
 
     /// Sets the last signature after `bytes` more bytes of changes, and remembers it as an

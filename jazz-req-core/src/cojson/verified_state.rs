@@ -11,7 +11,7 @@ use super::content::{ContentMessage, SessionNewContent};
 use super::error::{ContentError, HeaderError, SessionLogError, SignerUnavailable};
 use super::header::{CoValueHeader, Priority};
 use super::known_state::KnownState;
-use super::session_log::{SessionLog, VerifiedAppend};
+use super::session_log::{SessionLog, SessionMark, VerifiedAppend};
 use super::transaction::Transaction;
 use crate::crypto::{
     CoID, KeyID, KeySecret, SessionAuthor, SessionID, Signature, SignerSecret, VerifyingKey,
@@ -310,6 +310,57 @@ impl VerifiedCoValue {
             signed |= log.sign_pending(secret);
         }
         signed
+    }
+
+    /// Whether own transactions of some session wait for [`Self::sign_pending`].
+    pub fn has_unsigned(&self) -> bool {
+        self.sessions.iter().any(SessionLog::has_unsigned)
+    }
+
+    /// Where `session` stands now, for [`Self::rewind_session`]; `None` when it has no log.
+    pub fn session_mark(&self, session: &SessionID) -> Option<SessionMark> {
+        self.session(session).map(SessionLog::mark)
+    }
+
+    /// Cuts `session` back to `mark` (see [`SessionLog::rewind`]); with `None` (the session
+    /// had no log when marked) its log is removed and later sessions keep their order.
+    /// Returns how many transactions were dropped.
+    pub fn rewind_session(
+        &mut self,
+        session: &SessionID,
+        mark: Option<SessionMark>,
+    ) -> Result<usize, SessionLogError> {
+        match mark {
+            Some(mark) => match self
+                .index
+                .get(session)
+                .copied()
+                .and_then(|index| self.sessions.get_mut(index))
+            {
+                Some(log) => log.rewind(mark),
+                None if mark.is_empty() => Ok(0),
+                None => Err(SessionLogError::Stale {
+                    session: Box::new(session.clone()),
+                    expected: mark.len(),
+                    actual: 0,
+                }),
+            },
+            None => {
+                let Some(index) = self.index.remove(session) else {
+                    return Ok(0);
+                };
+                if index >= self.sessions.len() {
+                    return Ok(0);
+                }
+                let removed = self.sessions.remove(index);
+                for position in self.index.values_mut() {
+                    if *position > index {
+                        *position -= 1;
+                    }
+                }
+                Ok(removed.len())
+            }
+        }
     }
 
     /// A private transaction for the next position of `session`, encrypted with `key`.
