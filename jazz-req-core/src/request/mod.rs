@@ -20,6 +20,7 @@ pub mod inspect;
 pub mod outgoing;
 pub mod replay;
 pub mod route;
+mod serial;
 pub mod serve;
 pub mod tower_service;
 pub mod typed_route;

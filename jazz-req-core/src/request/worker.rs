@@ -77,6 +77,8 @@ pub(crate) struct WorkerShared {
     /// How many stores have failed (changed under the node lock): a request in flight across
     /// a failure may have had its writes in the failed batch, so it does not answer 200.
     store_failures: AtomicU64,
+    /// The per-CoValue locks of routes declared `serialize = field`.
+    pub(crate) serial: super::serial::SerialLocks,
 }
 
 impl WorkerShared {
@@ -164,6 +166,7 @@ impl RequestWorker {
                 config,
                 signer_keys: Mutex::new(HashMap::new()),
                 store_failures: AtomicU64::new(0),
+                serial: super::serial::SerialLocks::default(),
             }),
             routes: Arc::new(HashMap::new()),
         })
@@ -267,6 +270,18 @@ impl RequestWorker {
         current.record("message_id", tracing::field::display(&accepted.signed.id));
         current.record("sender", tracing::field::display(&accepted.sender));
 
+        // Routes declared `serialize = field` run one request per CoValue at a time; the guard
+        // is held until the response is stored.
+        let _serial = match spec.serialize.as_deref() {
+            Some(field) => {
+                let key = accepted.values.get(field).and_then(Value::as_str);
+                match key {
+                    Some(key) => Some(self.shared.serial.lock(key).await),
+                    None => None,
+                }
+            }
+            None => None,
+        };
         let ctx = RequestContext {
             worker: self.shared.clone(),
             made_by: accepted.sender.clone(),
