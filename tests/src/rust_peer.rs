@@ -120,7 +120,6 @@ pub struct RustWorker {
 
 /// The route specs of the test routes at `base`.
 pub fn routes(base: &str) -> [RouteSpec; 3] {
-    let resolve = |v: Value| ResolveQuery::from_json(&v).unwrap_or(ResolveQuery::Value);
     [
         RouteSpec::new(format!("{base}/api/echo")),
         RouteSpec::new(format!("{base}/api/fail")),

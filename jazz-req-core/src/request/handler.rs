@@ -81,7 +81,7 @@ impl RequestContext {
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, JazzRequestError>,
     ) -> Result<T, JazzRequestError> {
         let mut node = self.worker.lock_node()?;
-        node.batch(|node| Ok(f(&mut Tx::new(node))))?
+        node.atomically(|node| f(&mut Tx::new(node)))
     }
 
     /// Reads the CoMap `id` as `T` as it is now, loading what `resolve` names (in the
