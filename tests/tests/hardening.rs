@@ -650,19 +650,15 @@ struct FlakyListener {
 impl Listener for FlakyListener {
     type Stream = tokio::net::TcpStream;
 
-    fn accept(
-        &mut self,
-    ) -> impl Future<Output = std::io::Result<(Self::Stream, SocketAddr)>> + Send {
-        async move {
-            let pending = self.fail_next.load(Ordering::SeqCst);
-            if pending > 0 {
-                self.fail_next.store(pending - 1, Ordering::SeqCst);
-                self.failed.fetch_add(1, Ordering::SeqCst);
-                // EMFILE: "Too many open files".
-                return Err(std::io::Error::from_raw_os_error(24));
-            }
-            self.inner.accept().await
+    async fn accept(&mut self) -> std::io::Result<(Self::Stream, SocketAddr)> {
+        let pending = self.fail_next.load(Ordering::SeqCst);
+        if pending > 0 {
+            self.fail_next.store(pending - 1, Ordering::SeqCst);
+            self.failed.fetch_add(1, Ordering::SeqCst);
+            // EMFILE: "Too many open files".
+            return Err(std::io::Error::from_raw_os_error(24));
         }
+        self.inner.accept().await
     }
 }
 
