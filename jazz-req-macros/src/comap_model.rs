@@ -24,6 +24,9 @@ pub(crate) struct CoMapModel {
     pub(crate) resolve_ident: Ident,
     /// The fields, in declaration order.
     pub(crate) fields: Vec<CoMapField>,
+    /// A schema the macros define for themselves (a route's request): kept out of the
+    /// "other types implement …" lists of error messages.
+    pub(crate) hidden: bool,
 }
 
 /// A field of a CoMap schema.
@@ -89,12 +92,27 @@ impl CoMapModel {
                 );
             }
         }
-        let resolve_ident = format_ident!("__{}Resolve", ident.unraw());
+        // `__TicketResolve`; a hidden struct (`__BookRequest`) gets `__BookRequestResolve`.
+        let name = ident.unraw().to_string();
+        let resolve_ident = if name.starts_with("__") {
+            format_ident!("{}Resolve", name)
+        } else {
+            format_ident!("__{}Resolve", name)
+        };
         Self {
             ident,
             vis,
             resolve_ident,
             fields,
+            hidden: false,
+        }
+    }
+
+    /// The same schema, marked as defined by the macros themselves.
+    pub(crate) fn into_hidden(self) -> Self {
+        Self {
+            hidden: true,
+            ..self
         }
     }
 

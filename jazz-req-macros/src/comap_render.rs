@@ -56,7 +56,9 @@ impl CoMapModel {
             vis,
             resolve_ident,
             fields,
+            hidden,
         } = self;
+        let do_not_recommend = hidden.then(|| quote!(#[diagnostic::do_not_recommend]));
         let name = ident.unraw().to_string();
         let markers: Vec<_> = (0..fields.len()).map(|i| self.marker(i)).collect();
         let idents: Vec<_> = fields.iter().map(|f| &f.ident).collect();
@@ -139,6 +141,7 @@ impl CoMapModel {
 
                 #helpers
 
+                #do_not_recommend
                 #[automatically_derived]
                 impl #schema_trait for #ident {
                     const NAME: &'static str = #name;
@@ -177,6 +180,8 @@ impl CoMapModel {
                     )*
                 }
 
+                // Not listed among "other types implementing ResolveBuilder" in errors.
+                #[diagnostic::do_not_recommend]
                 #[automatically_derived]
                 impl #builder_trait for #resolve_ident {
                     fn into_query(self) -> #query {

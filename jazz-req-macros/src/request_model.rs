@@ -174,7 +174,8 @@ impl RequestModel {
             fields,
             &json_spans,
             &mut errors,
-        );
+        )
+        .into_hidden();
         errors.finish()?;
         let (Some(url), Some(worker), Some(output)) = (url, worker, output) else {
             // Unreachable: each `None` above recorded an error, and `finish` returned it.
@@ -315,12 +316,17 @@ fn request_params(
             if !last_segment_is(&first.ty, "RequestContext") {
                 let named_like_context = matches!(&*first.pat, Pat::Ident(p)
                     if matches!(p.ident.to_string().trim_start_matches('_'), "ctx" | "context"));
-                let message = if named_like_context {
-                    "the request context has type `RequestContext`"
+                if named_like_context {
+                    errors.at(
+                        first.ty.span(),
+                        "the request context has type `RequestContext`",
+                    );
                 } else {
-                    "missing the request context: the first parameter of a #[jazz_request] handler is `ctx: RequestContext`; request parameters come after it"
-                };
-                errors.at(first.ty.span(), message);
+                    errors.at(
+                        first.span(),
+                        "missing the request context: the first parameter of a #[jazz_request] handler is `ctx: RequestContext`; request parameters come after it",
+                    );
+                }
             }
             if let Some(attr) = attrs.first() {
                 errors.at(attr.span(), "`#[co]` goes on request parameters, not on the context");
@@ -398,6 +404,14 @@ fn output(func: &ItemFn) -> syn::Result<Output> {
     let Some(last) = path.path.segments.last() else {
         return Err(syn::Error::new(ty.span(), expected));
     };
+    // A path not named `…Result` is taken as a mistake here rather than as an alias: the
+    // type checker could not tell without reporting it at every use of the response type.
+    if !last.ident.to_string().ends_with("Result") {
+        return Err(syn::Error::new(
+            ty.span(),
+            format!("{expected} (or an alias of it named `…Result`)"),
+        ));
+    }
     if path.qself.is_none()
         && last.ident == "Result"
         && let PathArguments::AngleBracketed(args) = &last.arguments
@@ -570,6 +584,23 @@ mod tests {
                 "`url` is a path (\"/api/…\") or an absolute http(s) URL",
                 "the request context has type `RequestContext`",
                 "a #[jazz_request] handler returns `Result<Response, JazzRequestError>`, Response a #[derive(CoMap)] struct",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_return_type_not_named_result_is_no_alias() {
+        assert_eq!(
+            errors(
+                quote!(url = "/x"),
+                parse_quote!(
+                    async fn f(ctx: RequestContext) -> TicketBooked {
+                        todo!()
+                    }
+                ),
+            ),
+            [
+                "a #[jazz_request] handler returns `Result<Response, JazzRequestError>`, Response a #[derive(CoMap)] struct (or an alias of it named `…Result`)"
             ]
         );
     }
