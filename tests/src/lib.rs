@@ -7,4 +7,5 @@ pub mod node;
 pub mod people;
 pub mod rust_peer;
 pub mod salt;
+pub mod tickets_peer;
 pub mod ts_peer;
