@@ -180,3 +180,21 @@ proptest! {
         let _ = crypto::SessionID::parse(&input);
     }
 }
+
+#[test]
+fn js_stringify_prints_what_json_stringify_prints() {
+    use jazz_req_core::crypto::stable_json::js_stringify;
+    let cases = [
+        (serde_json::json!(-0.0), "0"),
+        (serde_json::json!(3.0), "3"),
+        (serde_json::json!(1e21), "1e+21"),
+        (serde_json::json!(0.1), "0.1"),
+        (serde_json::json!(5e-324), "5e-324"),
+        (serde_json::json!({"b": 1, "a": [true, null]}), r#"{"b":1,"a":[true,null]}"#),
+        (serde_json::json!("encrypted_U\"x"), r#""encrypted_U\"x""#),
+        (serde_json::json!("\u{2028}é\n"), "\"\u{2028}é\\n\""),
+    ];
+    for (value, expected) in cases {
+        assert_eq!(js_stringify(&value), expected, "{value}");
+    }
+}

@@ -193,7 +193,7 @@ fn typed_writes_read_back_as_far_as_the_resolve_query_goes() {
     assert!(shallow.reservations.items().is_err());
 
     // `{ reservations: true }`: the list, its tickets not loaded.
-    let query = Event::resolve().reservations(|r| descend(r)).into_query();
+    let query = Event::resolve().reservations(descend).into_query();
     assert_eq!(
         query,
         ResolveQuery::from_json(&json!({"reservations": true})).unwrap()
@@ -206,7 +206,7 @@ fn typed_writes_read_back_as_far_as_the_resolve_query_goes() {
 
     // `{ reservations: { $each: { event: true } } }`: tickets and their events.
     let deep = Event::resolve()
-        .reservations(|r| descend(r).each(|t| descend(t).event(|e| descend(e))))
+        .reservations(|r| descend(r).each(|t| descend(t).event(descend)))
         .into_query();
     assert_eq!(
         deep,

@@ -46,8 +46,9 @@ fn cannot(id: &CoID, reason: impl Into<String>) -> NodeError {
 }
 
 fn changes_text(changes: &[Value]) -> String {
-    // JS writes `JSON.stringify(changes)`: insertion order, which serde_json keeps here.
-    serde_json::to_string(changes).unwrap_or_else(|_| "[]".to_owned())
+    // JS writes `JSON.stringify(changes)`: insertion order, JS numbers (`-0` as `0`, `3.0` as
+    // `3`), JS escapes.
+    crypto::stable_json::js_stringify(&Value::Array(changes.to_vec()))
 }
 
 impl LocalNode {

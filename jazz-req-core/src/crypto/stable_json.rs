@@ -13,16 +13,34 @@ use serde_json::{Number, Value};
 /// Largest integer that a JS number holds exactly.
 const MAX_SAFE_INTEGER: u64 = 1 << 53;
 
+/// How object keys are ordered in the text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyOrder {
+    /// By UTF-16 code units (`stableStringify`).
+    Sorted,
+    /// As the object holds them (`JSON.stringify`).
+    Insertion,
+}
+
 /// The stable JSON text of `value`.
 pub fn stable_stringify(value: &Value) -> String {
     let mut out = String::with_capacity(64);
-    write_value(value, &mut out);
+    write_value(value, &mut out, KeyOrder::Sorted);
     out
 }
 
 /// Appends the stable JSON text of `value` to `out`.
 pub fn write_stable(value: &Value, out: &mut String) {
-    write_value(value, out);
+    write_value(value, out, KeyOrder::Sorted);
+}
+
+/// What JS `JSON.stringify(value)` prints: keys in the object's order, numbers as JS prints
+/// them (`-0` as `0`, `3.0` as `3`, `1e21` as `1e+21`), strings escaped as JS escapes them.
+/// The text of the changes a transaction carries.
+pub fn js_stringify(value: &Value) -> String {
+    let mut out = String::with_capacity(64);
+    write_value(value, &mut out, KeyOrder::Insertion);
+    out
 }
 
 /// The stable JSON text of a string value (what `stableStringify("…")` gives).
@@ -32,26 +50,29 @@ pub fn stable_stringify_str(text: &str) -> String {
     out
 }
 
-fn write_value(value: &Value, out: &mut String) {
+fn write_value(value: &Value, out: &mut String, order: KeyOrder) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => write_number(n, out),
-        Value::String(s) => write_string_value(s, out),
+        Value::String(s) if order == KeyOrder::Sorted => write_string_value(s, out),
+        Value::String(s) => write_escaped(s, out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                write_value(item, out);
+                write_value(item, out, order);
             }
             out.push(']');
         }
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| compare_utf16(a.0, b.0));
+            if order == KeyOrder::Sorted {
+                entries.sort_by(|a, b| compare_utf16(a.0, b.0));
+            }
             out.push('{');
             for (i, (key, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
@@ -59,7 +80,7 @@ fn write_value(value: &Value, out: &mut String) {
                 }
                 write_escaped(key, out);
                 out.push(':');
-                write_value(item, out);
+                write_value(item, out, order);
             }
             out.push('}');
         }

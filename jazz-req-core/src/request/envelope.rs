@@ -8,6 +8,7 @@ use super::error::JazzRequestError;
 use crate::cojson::permissions_role::Role;
 use crate::cojson::{ContentMessage, LocalNode, NodeError, Privacy, ResolveQuery};
 use crate::crypto::{CoID, SessionAuthor};
+use crate::schema::{LoadError, load_resolved};
 
 /// The key a worker sets on a request envelope it has handled (to its account id).
 pub const HANDLED_KEY: &str = "$handled";
@@ -206,9 +207,6 @@ pub fn read_envelope(node: &LocalNode, envelope: &CoID) -> Result<ReadEnvelope, 
     })
 }
 
-/// How many CoValues one resolve may load from storage.
-const MAX_RESOLVE_LOADS: usize = 256;
-
 /// The envelope's values (without the `$handled` mark), once everything `resolve` asks for
 /// is loaded: what the node lacks (a CoValue, or what a loaded one depends on) is loaded from
 /// its storage, else "Value not found". A storage that fails is the worker's fault (500).
@@ -218,24 +216,10 @@ pub fn envelope_values(
     fields: &Map<String, Value>,
     resolve: &ResolveQuery,
 ) -> Result<Map<String, Value>, JazzRequestError> {
-    if *resolve != ResolveQuery::Value {
-        let mut loads = 0;
-        let mut previous: Option<CoID> = None;
-        while let Some(missing) = node.missing_for(envelope, resolve) {
-            // The same CoValue twice: loading did not help (not stored, or unreadable).
-            if loads >= MAX_RESOLVE_LOADS || previous.as_ref() == Some(&missing) {
-                return Err(JazzRequestError::new("Value not found", 400));
-            }
-            let loaded = node
-                .load_from_storage(&missing)
-                .map_err(|e| JazzRequestError::internal_while("loading from storage", e))?;
-            if !loaded {
-                return Err(JazzRequestError::new("Value not found", 400));
-            }
-            previous = Some(missing);
-            loads += 1;
-        }
-    }
+    load_resolved(node, envelope, resolve).map_err(|error| match error {
+        LoadError::NotFound(_) => JazzRequestError::new("Value not found", 400),
+        LoadError::Storage(e) => JazzRequestError::internal_while("loading from storage", e),
+    })?;
     let mut values = fields.clone();
     values.remove(HANDLED_KEY);
     Ok(values)

@@ -129,6 +129,11 @@ impl JazzRequestError {
         self.cause.as_deref()
     }
 
+    /// 413: the body is larger than the worker accepts (`limit` bytes).
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(format!("Request body is larger than {limit} bytes"), 413)
+    }
+
     /// The JSON body: `{"message", "code", "details"?}`.
     pub fn to_body(&self) -> Value {
         let mut body = Map::new();

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::error::JazzRequestError;
+use super::tower_service::answer_http;
 use super::worker::RequestWorker;
 
 /// The first pause after a failed `accept`.
@@ -101,31 +101,15 @@ pub async fn spawn_server(addr: SocketAddr, worker: RequestWorker) -> std::io::R
     });
     Ok(local)
 }
-
+/// Answers one request of `peer` (reading its body as every server of the worker does).
 async fn answer(
     worker: &RequestWorker,
     request: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = request.into_parts();
-    let limit = worker.max_body_bytes();
-    let response = match Limited::new(body, limit).collect().await {
-        Ok(collected) => {
-            let request = http::Request::from_parts(parts, collected.to_bytes());
-            worker.handle(request).await
-        }
-        Err(error) => {
-            tracing::debug!(%peer, %error, "request body refused");
-            let too_large = error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some();
-            if too_large {
-                JazzRequestError::new(format!("Request body is larger than {limit} bytes"), 413)
-                    .to_response()
-            } else {
-                JazzRequestError::new("The request body could not be read", 400).to_response()
-            }
-        }
-    };
-    response.map(Full::new)
+    use tracing::Instrument as _;
+    answer_http(worker, request)
+        .instrument(tracing::debug_span!("connection", %peer))
+        .await
+        .map(Full::new)
 }

@@ -36,8 +36,7 @@ where
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                JazzRequestError::new(format!("Request body is larger than {limit} bytes"), 413)
-                    .to_response()
+                JazzRequestError::body_too_large(limit).to_response()
             } else {
                 JazzRequestError::new("The request body could not be read", 400).to_response()
             }

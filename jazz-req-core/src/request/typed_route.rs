@@ -12,7 +12,8 @@ use super::worker::RequestWorker;
 use crate::cojson::ResolveQuery;
 use crate::crypto::CoID;
 use crate::schema::{
-    CoMapSchema, Loaded, ResolveBuilder, load_resolved, read_fields, read_loaded, to_json_fields,
+    CoMapSchema, LoadError, Loaded, NotLoaded, ResolveBuilder, SchemaError, load_resolved,
+    read_fields, read_loaded, to_json_fields,
 };
 
 /// Which worker a route's requests go to (jazz-tools' `workerId`).
@@ -139,9 +140,15 @@ impl RequestWorker {
     ) -> Result<Loaded<T>, JazzRequestError> {
         let query = resolve.into_query();
         let read = self.with_node(|node| {
-            Ok(load_resolved(node, id, &query).and_then(|()| read_loaded(node, id, &query)))
+            Ok(load_resolved(node, id, &query).map(|()| read_loaded(node, id, &query)))
         })?;
-        Ok(read?)
+        match read {
+            Ok(value) => Ok(value?),
+            Err(LoadError::NotFound(missing)) => Err(SchemaError::from(NotLoaded(missing)).into()),
+            Err(LoadError::Storage(e)) => {
+                Err(JazzRequestError::internal_while("loading from storage", e))
+            }
+        }
     }
 
     /// Serves the typed route `R` (made by `#[jazz_request]`): one line per route.

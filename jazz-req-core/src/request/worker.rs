@@ -257,12 +257,8 @@ impl RequestWorker {
         check_content_type(request.headers())?;
         let body = request.into_body();
         if body.len() > self.shared.config.max_body_bytes {
-            return Err(JazzRequestError::new(
-                format!(
-                    "Request body is larger than {} bytes",
-                    self.shared.config.max_body_bytes
-                ),
-                413,
+            return Err(JazzRequestError::body_too_large(
+                self.shared.config.max_body_bytes,
             ));
         }
         let accepted = self.accept(&body, &spec.request_resolve)?;

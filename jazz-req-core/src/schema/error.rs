@@ -93,31 +93,25 @@ pub(crate) fn invalid_request(error: &SchemaError) -> JazzRequestError {
     JazzRequestError::invalid_payload(Some(error.details()))
 }
 
-/// A handler (or the route glue) met a failure of the worker itself: the client gets a
-/// generic 500, the operator's log gets the whole error.
-pub(crate) fn worker_fault(error: &dyn std::error::Error) -> JazzRequestError {
-    tracing::error!(error = %error, source = ?error.source().map(ToString::to_string), "worker failure");
-    JazzRequestError::new("Internal error of the worker", 500)
-}
-
 impl From<SchemaError> for JazzRequestError {
-    /// A value the worker holds does not fit its schema: the worker's fault (500, logged).
+    /// A value the worker holds does not fit its schema: the worker's fault (500; the
+    /// operator's log gets the error).
     fn from(error: SchemaError) -> Self {
-        worker_fault(&error)
+        JazzRequestError::internal_while("reading a CoValue as its schema", error)
     }
 }
 
 impl From<NotLoaded> for JazzRequestError {
     /// A handler used a reference its route's resolve did not load: the worker's fault.
     fn from(error: NotLoaded) -> Self {
-        worker_fault(&error)
+        JazzRequestError::internal_while("using a reference the resolve query did not load", error)
     }
 }
 
 impl From<NodeError> for JazzRequestError {
     /// The node failed to read or write: the worker's fault (500, logged).
     fn from(error: NodeError) -> Self {
-        worker_fault(&error)
+        JazzRequestError::internal_while("reading or writing the worker's node", error)
     }
 }
 

@@ -1,29 +1,47 @@
-//! Loading what a resolve query names into a node, from the node's storage.
+//! Loading what a resolve query names into a node, from the node's storage: the one place
+//! both a request's resolve (before its handler) and typed loads (`RequestWorker::load`) go
+//! through.
 
-use super::error::{NotLoaded, SchemaError};
-use crate::cojson::{LocalNode, ResolveQuery};
+use crate::cojson::{LocalNode, NodeError, ResolveQuery};
 use crate::crypto::CoID;
 
 /// How many CoValues one resolve may load from storage (a query over a long list of
 /// references loads each; this bounds what one request can make the worker read).
 pub const MAX_RESOLVE_LOADS: usize = 256;
 
+/// Why what a resolve query names could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A CoValue the query reaches is neither in memory nor in the store (or stays
+    /// unreadable once loaded), or the query reaches more than [`MAX_RESOLVE_LOADS`].
+    #[error("{0} is not found")]
+    NotFound(CoID),
+    /// The store failed (the worker's fault, not the request's).
+    #[error("loading from storage failed")]
+    Storage(#[source] NodeError),
+}
+
 /// Loads into `node`, from its storage, every CoValue `query` reaches from `id` that the node
-/// does not hold yet. Fails with [`SchemaError::NotLoaded`] naming the first CoValue that is
-/// nowhere (or past [`MAX_RESOLVE_LOADS`]).
+/// does not hold yet, or that it holds but cannot read for want of what it depends on.
 pub fn load_resolved(
     node: &mut LocalNode,
     id: &CoID,
     query: &ResolveQuery,
-) -> Result<(), SchemaError> {
+) -> Result<(), LoadError> {
     let mut loads = 0;
+    let mut previous: Option<CoID> = None;
     while let Some(missing) = node.missing_for(id, query) {
-        let loaded = loads < MAX_RESOLVE_LOADS
-            && node.get(&missing).is_none()
-            && node.load_from_storage(&missing).unwrap_or(false);
-        if !loaded {
-            return Err(NotLoaded(missing).into());
+        // The same CoValue twice: loading did not help (not stored, or unreadable).
+        if loads >= MAX_RESOLVE_LOADS || previous.as_ref() == Some(&missing) {
+            return Err(LoadError::NotFound(missing));
         }
+        if !node
+            .load_from_storage(&missing)
+            .map_err(LoadError::Storage)?
+        {
+            return Err(LoadError::NotFound(missing));
+        }
+        previous = Some(missing);
         loads += 1;
     }
     Ok(())
