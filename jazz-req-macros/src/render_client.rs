@@ -34,8 +34,12 @@ impl RequestModel {
         let idents: Vec<_> = params.iter().map(|p| &p.ident).collect();
         let tys = params.iter().map(|p| &p.ty);
         let response = match &self.output {
-            Output::Result { response, .. } => quote!(#response),
-            Output::Alias(_) => quote!(<Self as #route_trait>::Response),
+            Output::Result { response, .. }
+            | Output::Alias {
+                response: Some(response),
+                ..
+            } => quote!(#response),
+            Output::Alias { response: None, .. } => quote!(<Self as #route_trait>::Response),
         };
         let doc = format!(
             "Sends a [`{handler}`] request to the route's worker and returns its response, \

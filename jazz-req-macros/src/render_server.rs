@@ -165,7 +165,47 @@ impl RequestModel {
                 let response = quote_spanned!(response.span()=> #response);
                 (checks, response, quote!(__jazz_output::<__JazzHandler, _>))
             }
-            Output::Alias(ty) => {
+            Output::Alias {
+                ty,
+                response: Some(response),
+            } => {
+                let output_slot = quote_spanned! {ty.span()=>
+                    impl __JazzHandlerReturn for __JazzHandler {
+                        type Output = #ty;
+                    }
+                };
+                let checks = quote! {
+                    #[diagnostic::on_unimplemented(
+                        message = "`{Self}` is not `Result<{R}, JazzRequestError>`",
+                        label = "a #[jazz_request] handler returns `Result<Response, JazzRequestError>`",
+                        note = "an alias of that `Result` works when its first type argument is the response"
+                    )]
+                    #[doc(hidden)]
+                    pub trait __JazzHandlerOutput<R> {
+                        fn into_result(self) -> ::core::result::Result<R, #request_error>;
+                    }
+                    impl<R> __JazzHandlerOutput<R> for ::core::result::Result<R, #request_error> {
+                        fn into_result(self) -> Self {
+                            self
+                        }
+                    }
+                    #[doc(hidden)]
+                    pub trait __JazzHandlerReturn {
+                        type Output: __JazzHandlerOutput<#response>;
+                    }
+                    #[doc(hidden)]
+                    pub struct __JazzHandler;
+                    #output_slot
+                    fn __jazz_output<M: __JazzHandlerReturn>(
+                        output: M::Output,
+                    ) -> ::core::result::Result<#response, #request_error> {
+                        __JazzHandlerOutput::into_result(output)
+                    }
+                };
+                let response = quote_spanned!(response.span()=> #response);
+                (checks, response, quote!(__jazz_output::<__JazzHandler>))
+            }
+            Output::Alias { ty, response: None } => {
                 let checks = quote! {
                     #[diagnostic::on_unimplemented(
                         message = "`{Self}` is not `Result<Response, JazzRequestError>`",

@@ -72,9 +72,17 @@ pub(crate) enum Output {
         /// The error type.
         error: Box<Type>,
     },
-    /// Another path (an alias such as `HandlerResult<T>`): the type checker decides through
-    /// a trait implemented for `Result<T, JazzRequestError>` only.
-    Alias(Box<Type>),
+    /// Another path named `…Result` (an alias such as `HandlerResult<T>`): the type checker
+    /// decides, through a trait implemented for `Result<T, JazzRequestError>` only.
+    Alias {
+        /// The return type as written.
+        ty: Box<Type>,
+        /// Its first type argument (`T` of `HandlerResult<T>`), taken as the response: the
+        /// check is then that the alias is `Result<T, JazzRequestError>`, reported once at
+        /// the return type. `None` for an alias without type arguments, whose response is
+        /// read through the trait (a wrong one is then reported at each use too).
+        response: Option<Box<Type>>,
+    },
 }
 
 impl RequestModel {
@@ -412,26 +420,30 @@ fn output(func: &ItemFn) -> syn::Result<Output> {
             format!("{expected} (or an alias of it named `…Result`)"),
         ));
     }
-    if path.qself.is_none()
-        && last.ident == "Result"
-        && let PathArguments::AngleBracketed(args) = &last.arguments
-    {
-        let types: Vec<&Type> = args
+    let types: Vec<&Type> = match &last.arguments {
+        PathArguments::AngleBracketed(args) => args
             .args
             .iter()
             .filter_map(|a| match a {
                 GenericArgument::Type(t) => Some(t),
                 _ => None,
             })
-            .collect();
-        if let [response, error] = types[..] {
-            return Ok(Output::Result {
-                response: Box::new(response.clone()),
-                error: Box::new(error.clone()),
-            });
-        }
+            .collect(),
+        _ => Vec::new(),
+    };
+    if path.qself.is_none()
+        && last.ident == "Result"
+        && let [response, error] = types[..]
+    {
+        return Ok(Output::Result {
+            response: Box::new(response.clone()),
+            error: Box::new(error.clone()),
+        });
     }
-    Ok(Output::Alias(Box::new(ty.clone())))
+    Ok(Output::Alias {
+        ty: Box::new(ty.clone()),
+        response: types.first().map(|t| Box::new((*t).clone())),
+    })
 }
 
 /// Whether `ty` is a path whose last segment is `name` (`RequestContext`,
@@ -523,7 +535,8 @@ mod tests {
             .map(|e| e.key.name())
             .collect();
         assert_eq!(keys, ["a"]);
-        assert!(matches!(m.output, Output::Alias(_)));
+        assert!(matches!(&m.output, Output::Alias { response: Some(r), .. }
+            if quote::ToTokens::to_token_stream(r).to_string() == "R"));
         assert!(matches!(m.worker, WorkerModel::Client));
         Ok(())
     }

@@ -28,9 +28,12 @@ async fn echo(
     })
 }
 
+/// An alias of the handler result without type arguments.
+type PingResult = Result<Echoed, JazzRequestError>;
+
 // A route with no request parameters at all.
 #[jazz_request(url = "/api/ping")]
-async fn ping(_ctx: RequestContext) -> Result<Echoed, JazzRequestError> {
+async fn ping(_ctx: RequestContext) -> PingResult {
     Err(JazzRequestError::new("not here", 404))
 }
 
