@@ -157,6 +157,10 @@ pub fn derive_coenum(input: TokenStream) -> TokenStream {
 ///   variant carries the handler's `JazzRequestError`;
 /// - a hidden request schema with one field per parameter.
 ///
+/// The route type takes the handler's name in PascalCase, so a handler `festival` next to a
+/// schema `Festival` is a name clash: name the handler after what it does
+/// (`open_festival` gives `OpenFestival`).
+///
 /// # Errors
 ///
 /// Mistakes are compile errors at the token that is wrong: an unknown key (listing the
