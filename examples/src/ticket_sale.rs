@@ -41,9 +41,9 @@ pub struct SaleSummary {
     pub errors: usize,
     /// Reservations the restarted worker finds in its store.
     pub after_restart: usize,
-    /// What the replayed request got, before and after the restart (status codes).
+    /// What the replayed request got, before and after the restart (status, message).
     #[serde(skip)]
-    pub replay: Vec<u16>,
+    pub replay: Vec<(u16, String)>,
 }
 
 /// Errors of the run itself (not of a buyer).
@@ -203,13 +203,17 @@ async fn buy(
     }
 }
 
-/// Posts a raw body, as a replaying attacker would; returns the status.
-async fn post(url: &str, body: &str) -> Result<u16, RunError> {
+/// Posts a raw body, as a replaying attacker would; returns the status and the error
+/// message (empty for a success).
+async fn post(url: &str, body: &str) -> Result<(u16, String), RunError> {
     let response = reqwest::Client::new()
         .post(url)
         .header("content-type", "application/json")
         .body(body.to_owned())
         .send()
         .await?;
-    Ok(response.status().as_u16())
+    let status = response.status().as_u16();
+    let answer: Value = serde_json::from_str(&response.text().await?).unwrap_or(Value::Null);
+    let message = answer["message"].as_str().unwrap_or_default().to_owned();
+    Ok((status, message))
 }

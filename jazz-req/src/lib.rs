@@ -5,27 +5,45 @@
 //!
 //! ```no_run
 //! use jazz_req::prelude::*;
-//! use serde_json::{Map, json};
+//!
+//! /// A greeting (the response schema: a `co.map`).
+//! #[derive(CoMap, Debug)]
+//! pub struct Greeting {
+//!     pub text: String,
+//! }
+//!
+//! /// `POST /api/greet`: greets the sender by the name it sends.
+//! #[jazz_request(url = "/api/greet")]
+//! pub async fn greet(ctx: RequestContext, name: String) -> Result<Greeting, JazzRequestError> {
+//!     Ok(Greeting { text: format!("Hello {name}, you are {}", ctx.made_by()) })
+//! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // JAZZ_WORKER_ACCOUNT / JAZZ_WORKER_SECRET, from `jazz-req account create --store …`.
-//! let node = WorkerOptions::from_env()?.open_node()?;
-//! let worker = RequestWorker::new(node)?.route(
-//!     RouteSpec::new("/api/echo"),
-//!     |ctx: RequestContext| async move {
-//!         let name = ctx.value("name").cloned().unwrap_or_default();
-//!         Ok(Map::from_iter([("greeting".to_owned(), json!(format!("Hello {name}")))]))
-//!     },
-//! );
-//! let addr = spawn_server("127.0.0.1:8080".parse()?, worker).await?;
-//! # let _ = addr; Ok(()) }
+//! let worker = WorkerOptions::from_env()?.start()?.register(Greet);
+//! let addr = spawn_server("127.0.0.1:8080".parse()?, worker.clone()).await?;
+//!
+//! // A client (any Jazz account that has the worker's account loaded):
+//! # let node: LocalNode = todo!();
+//! let client = RequestClient::new(node)
+//!     .with_base_url(format!("http://{addr}"))
+//!     .with_worker(worker.account().clone());
+//! let greeting = Greet::send(&client, "Ada".to_owned()).await?;
+//! println!("{}", greeting.text);
+//! # Ok(()) }
 //! ```
 //!
+//! - [`prelude`]: the derives (`CoMap`, `CoEnum`), the attribute (`jazz_request`), the
+//!   schema types ([`schema::Ref`], [`schema::Loaded`], [`schema::CoList`], …), the worker,
+//!   the client and the errors.
+//! - [`schema`]: typed CoValues on the local node: reading, writing ([`schema::Tx`]),
+//!   resolve queries.
 //! - [`request`]: the protocol — [`request::RequestWorker`] answers `http::Request`s (or
-//!   serves them with [`request::spawn_server`]), [`request::RequestClient`] sends;
-//!   [`request::JazzRequestError`] is the typed error both sides see.
+//!   serves them with [`request::spawn_server`], or mounts as a tower service),
+//!   [`request::RequestClient`] sends; [`request::JazzRequestError`] is the typed error both
+//!   sides see.
 //! - [`cojson`]: the CoValue engine (a local node of verified CoValues: groups, accounts,
-//!   maps, lists, permissions, keys) that handlers read and write.
+//!   maps, lists, permissions, keys).
 //! - [`storage`]: the embedded SQLite store (the default) and an in-memory one.
 //! - [`crypto`], [`auth_token`]: Jazz's cryptography and `Authorization: Jazz …` tokens.
 

@@ -424,9 +424,10 @@ async fn the_main_example_sells_exactly_the_capacity_and_keeps_it_across_a_resta
         (7, 33, 0, 7),
         "{summary:?}"
     );
+    let handled = (400, "Request payload is already handled".to_owned());
     assert_eq!(
         summary.replay[1..],
-        [400, 400],
+        [handled.clone(), handled],
         "the replay is refused, also after the restart"
     );
 }
