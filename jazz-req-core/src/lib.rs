@@ -9,3 +9,4 @@ pub mod crypto;
 pub mod request;
 pub mod schema;
 pub mod storage;
+pub mod sync;

@@ -1,0 +1,580 @@
+//! The protocol state of one client towards its sync server, without any I/O: what the server
+//! holds of each CoValue, the loads waiting for an answer, and pushed content waiting for an
+//! acknowledgement. Each event (a command, a message from the server, a (re)connection, an
+//! answer of the [`ContentSource`](super::ContentSource)) returns the [`Action`]s to carry out,
+//! so the whole protocol is tested without a socket.
+//!
+//! It follows cojson's `SyncManager` as a client peer sees it:
+//! - the server's view of a CoValue is confirmed by its `known` messages (and by content it
+//!   sends), and optimistically extended by what we send;
+//! - pushed content is acknowledged when the server's confirmed state covers it (header and
+//!   every session count: cojson's "uploaded");
+//! - `known` + `isCorrection` resets the server's view; we send again from there;
+//! - on every (re)connection the server starts from nothing: we `load` every CoValue we
+//!   follow (dependencies first, as they were first followed), resend loads still waiting
+//!   and content not yet acknowledged, and upload what the server turns out to lack.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use tokio::sync::oneshot;
+
+use super::error::SyncError;
+use super::message::{KnownMessage, SyncMessage};
+use crate::cojson::{ContentMessage, KnownState};
+use crate::crypto::{CoID, SessionID};
+
+/// Where the answer of a load goes: everything the server sent for it, or `None` when the
+/// server does not have the CoValue.
+pub(crate) type LoadReply = oneshot::Sender<Result<Option<Vec<ContentMessage>>, SyncError>>;
+
+/// Where the outcome of a push goes.
+pub(crate) type PushReply = oneshot::Sender<Result<(), SyncError>>;
+
+/// Why the server's state of a CoValue is put to the content source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The server sent `load`: it needs this CoValue (e.g. a dependency of our content).
+    ServerLoad,
+    /// The server sent `known` + `isCorrection`: our content did not fit.
+    Correction,
+    /// After a reconnection the server holds less than it held before.
+    Reconcile,
+}
+
+/// A question for the content source: what of `server.id` does the server lack?
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Question {
+    /// What the server holds.
+    pub server: KnownState,
+    /// Why it is asked.
+    pub reason: Reason,
+}
+
+/// What the connection task has to do after an event.
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// Send this message to the server.
+    Send(SyncMessage),
+    /// Ask the content source, then call [`SyncState::answered`].
+    Ask(Question),
+    /// Content the server pushed unasked (an update of a CoValue we follow).
+    Update(Box<ContentMessage>),
+}
+
+/// What the server holds of one CoValue, as far as we know.
+#[derive(Debug)]
+struct ServerView {
+    /// Confirmed by the server (its `known` messages, content it sent).
+    confirmed: KnownState,
+    /// `confirmed` plus what we sent since.
+    sent: KnownState,
+    /// After a reconnection: what the server held before, until its first answer.
+    claimed: Option<KnownState>,
+}
+
+impl ServerView {
+    fn new(id: &CoID) -> Self {
+        Self {
+            confirmed: KnownState::empty(id.clone()),
+            sent: KnownState::empty(id.clone()),
+            claimed: None,
+        }
+    }
+}
+
+/// A load waiting for the server's answer.
+#[derive(Debug)]
+struct PendingLoad {
+    /// The known state we sent (the least of those asked for).
+    since: KnownState,
+    waiters: Vec<LoadReply>,
+    /// Answers still expected: one per `load` sent.
+    outstanding: usize,
+    /// Content received meanwhile: dependencies first, then the CoValue's own pieces.
+    collected: Vec<ContentMessage>,
+    /// When the server streams the CoValue in several pieces: the counts it ends with.
+    streaming: Option<BTreeMap<SessionID, usize>>,
+    /// Counts of the CoValue's own pieces received so far.
+    received: KnownState,
+}
+
+/// A pushed piece the server has not acknowledged, with the state that acknowledges it.
+#[derive(Debug)]
+struct Unacked {
+    piece: ContentMessage,
+    state: KnownState,
+}
+
+/// Pushed content waiting for the server's acknowledgement.
+#[derive(Debug)]
+struct PendingPush {
+    targets: Vec<KnownState>,
+    reply: PushReply,
+}
+
+/// The protocol state of a client towards its sync server.
+#[derive(Debug, Default)]
+pub(crate) struct SyncState {
+    connected: bool,
+    /// CoValues we follow (loaded or pushed), in the order they were first followed.
+    followed: Vec<CoID>,
+    views: HashMap<CoID, ServerView>,
+    loads: Vec<(CoID, PendingLoad)>,
+    /// Pushed pieces the server has not acknowledged, in push order.
+    unacked: Vec<Unacked>,
+    pushes: Vec<PendingPush>,
+}
+
+/// Whether `state` holds everything `target` names (the header, and at least as many
+/// transactions of every session).
+pub(crate) fn covers(state: &KnownState, target: &KnownState) -> bool {
+    (state.header || !target.header)
+        && target
+            .sessions
+            .iter()
+            .all(|(session, &count)| state.count(session) >= count)
+}
+
+/// Adds what `other` knows to `state` (cojson's `combineKnownStates`).
+fn combine(state: &mut KnownState, other: &KnownState) {
+    state.header |= other.header;
+    for (session, &count) in &other.sessions {
+        let entry = state.sessions.entry(session.clone()).or_insert(0);
+        *entry = (*entry).max(count);
+    }
+}
+
+/// What a server knows once it holds `piece` (it needs the header for anything).
+fn piece_state(piece: &ContentMessage) -> KnownState {
+    let mut state = piece.known_state();
+    state.header = true;
+    state
+}
+
+impl SyncState {
+    /// The CoValues whose pushed content the server has not acknowledged.
+    pub fn unacknowledged(&self) -> Vec<CoID> {
+        let mut ids: Vec<CoID> = Vec::new();
+        for Unacked { piece, .. } in &self.unacked {
+            if !ids.contains(&piece.id) {
+                ids.push(piece.id.clone());
+            }
+        }
+        ids
+    }
+
+    /// How many loads wait for an answer.
+    #[cfg(test)]
+    pub fn pending_loads(&self) -> usize {
+        self.loads.len()
+    }
+
+    fn follow(&mut self, id: &CoID) -> &mut ServerView {
+        if !self.views.contains_key(id) {
+            self.followed.push(id.clone());
+        }
+        self.views
+            .entry(id.clone())
+            .or_insert_with(|| ServerView::new(id))
+    }
+
+    /// Stops following these CoValues: no reload on reconnection (the server may still send
+    /// their updates until it is restarted).
+    pub fn forget(&mut self, ids: &[CoID]) {
+        let keep = |id: &CoID| {
+            !ids.contains(id)
+                || self.unacked.iter().any(|u| &u.piece.id == id)
+                || self.loads.iter().any(|(l, _)| l == id)
+        };
+        let forgotten: HashSet<CoID> = self
+            .followed
+            .iter()
+            .filter(|id| !keep(id))
+            .cloned()
+            .collect();
+        self.followed.retain(|id| !forgotten.contains(id));
+        self.views.retain(|id, _| !forgotten.contains(id));
+    }
+
+    // ---- commands ----
+
+    /// A load of `since.id` from `since`: the answer collects everything the server sends
+    /// until its answer for the CoValue itself is complete.
+    pub fn load(&mut self, since: KnownState, reply: LoadReply) -> Vec<Action> {
+        let id = since.id.clone();
+        self.follow(&id);
+        let connected = self.connected;
+        if let Some((_, pending)) = self.loads.iter_mut().find(|(l, _)| l == &id) {
+            pending.waiters.push(reply);
+            // A waiter that knows less than the load in flight needs its own answer.
+            if !covers(&since, &pending.since) {
+                pending.since = since.clone();
+                if connected {
+                    pending.outstanding += 1;
+                    return vec![Action::Send(SyncMessage::Load(since))];
+                }
+            }
+            return Vec::new();
+        }
+        let pending = PendingLoad {
+            since: since.clone(),
+            waiters: vec![reply],
+            outstanding: usize::from(connected),
+            collected: Vec::new(),
+            streaming: None,
+            received: KnownState::empty(id.clone()),
+        };
+        self.loads.push((id, pending));
+        if connected {
+            vec![Action::Send(SyncMessage::Load(since))]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Pushes content; `reply` gets `Ok` once the server's known state covers all of it.
+    pub fn push(&mut self, content: Vec<ContentMessage>, reply: PushReply) -> Vec<Action> {
+        let mut targets: Vec<KnownState> = Vec::new();
+        let mut actions = Vec::new();
+        let connected = self.connected;
+        for piece in content {
+            let state = piece_state(&piece);
+            match targets.iter_mut().find(|t| t.id == piece.id) {
+                Some(target) => combine(target, &state),
+                None => targets.push(state.clone()),
+            }
+            let view = self.follow(&piece.id);
+            if covers(&view.confirmed, &state) {
+                continue;
+            }
+            if connected {
+                combine(&mut view.sent, &state);
+                actions.push(Action::Send(SyncMessage::Content(Box::new(piece.clone()))));
+            }
+            self.unacked.push(Unacked { piece, state });
+        }
+        self.pushes.push(PendingPush { targets, reply });
+        self.settle();
+        actions
+    }
+
+    // ---- connection ----
+
+    /// A connection opened: the server starts from nothing.
+    pub fn on_connected(&mut self) -> Vec<Action> {
+        self.connected = true;
+        let mut actions = Vec::new();
+        for id in &self.followed {
+            let Some(view) = self.views.get_mut(id) else {
+                continue;
+            };
+            let before = std::mem::replace(&mut view.confirmed, KnownState::empty(id.clone()));
+            view.sent = KnownState::empty(id.clone());
+            view.claimed = before.header.then(|| before.clone());
+            if self.loads.iter().any(|(l, _)| l == id) {
+                continue;
+            }
+            // Subscribes again, and tells the server what it held, so it sends only what
+            // arrived meanwhile, or reveals (by answering with less) that it lost content.
+            actions.push(Action::Send(SyncMessage::Load(before)));
+        }
+        for (_, pending) in &mut self.loads {
+            pending.outstanding = 1;
+            pending.collected.clear();
+            pending.streaming = None;
+            pending.received = KnownState::empty(pending.since.id.clone());
+            actions.push(Action::Send(SyncMessage::Load(pending.since.clone())));
+        }
+        for Unacked { piece, state } in &self.unacked {
+            if let Some(view) = self.views.get_mut(&piece.id) {
+                combine(&mut view.sent, state);
+            }
+            actions.push(Action::Send(SyncMessage::Content(Box::new(piece.clone()))));
+        }
+        actions
+    }
+
+    /// The connection closed.
+    pub fn on_disconnected(&mut self) {
+        self.connected = false;
+    }
+
+    // ---- messages from the server ----
+
+    /// Handles one message from the server.
+    pub fn handle(&mut self, message: SyncMessage) -> Vec<Action> {
+        match message {
+            SyncMessage::Known(known) if known.is_correction => self.on_correction(known.state),
+            SyncMessage::Known(known) => self.on_known(known.state),
+            SyncMessage::Load(state) => self.on_server_load(state),
+            SyncMessage::Content(content) => self.on_content(*content),
+            SyncMessage::Done(_) => Vec::new(),
+            SyncMessage::Reconcile { batch, .. } => {
+                // Only a client with storage sends these, to a server; we are neither.
+                tracing::debug!(batch, "ignoring a reconcile batch from the server");
+                Vec::new()
+            }
+            SyncMessage::ReconcileAck { .. } => Vec::new(),
+        }
+    }
+
+    fn on_known(&mut self, state: KnownState) -> Vec<Action> {
+        let id = state.id.clone();
+        let mut actions = Vec::new();
+        if let Some(view) = self.views.get_mut(&id) {
+            combine(&mut view.confirmed, &state);
+            combine(&mut view.sent, &state);
+            if let Some(claimed) = view.claimed.take()
+                && !covers(&state, &claimed)
+            {
+                actions.push(Action::Ask(Question {
+                    server: view.confirmed.clone(),
+                    reason: Reason::Reconcile,
+                }));
+            }
+        }
+        if let Some(index) = self.loads.iter().position(|(l, _)| l == &id) {
+            // In bounds: `index` was just found in `self.loads`.
+            let pending = &mut self.loads[index].1;
+            pending.outstanding = pending.outstanding.saturating_sub(1);
+            if pending.outstanding == 0 {
+                let (_, pending) = self.loads.remove(index);
+                let has_own = pending.collected.iter().any(|m| m.id == id);
+                let result = (state.header || has_own).then_some(pending.collected);
+                reply_all(pending.waiters, &result);
+            }
+        }
+        self.settle();
+        actions
+    }
+
+    fn on_correction(&mut self, state: KnownState) -> Vec<Action> {
+        let view = self.follow(&state.id);
+        view.confirmed = state.clone();
+        view.sent = state.clone();
+        view.claimed = None;
+        self.settle();
+        vec![Action::Ask(Question {
+            server: state,
+            reason: Reason::Correction,
+        })]
+    }
+
+    fn on_server_load(&mut self, state: KnownState) -> Vec<Action> {
+        // As cojson's `handleLoad`: the server's state is taken as given.
+        if let Some(view) = self.views.get_mut(&state.id) {
+            view.confirmed = state.clone();
+            view.sent = state.clone();
+        }
+        self.settle();
+        vec![Action::Ask(Question {
+            server: state,
+            reason: Reason::ServerLoad,
+        })]
+    }
+
+    fn on_content(&mut self, content: ContentMessage) -> Vec<Action> {
+        let id = content.id.clone();
+        let mut actions = Vec::new();
+        let followed = self.views.contains_key(&id);
+        // What the server sends, it holds, and it sends us its later changes: follow it.
+        {
+            let view = self.follow(&id);
+            let state = piece_state(&content);
+            combine(&mut view.confirmed, &state);
+            combine(&mut view.sent, &state);
+            // Content in answer to the load sent on reconnection is what the server has
+            // beyond what we told it: it still holds that (cojson assumes so too).
+            if let Some(claimed) = view.claimed.take() {
+                combine(&mut view.confirmed, &claimed);
+                combine(&mut view.sent, &claimed);
+            }
+        }
+        if let Some(index) = self.loads.iter().position(|(l, _)| l == &id) {
+            self.own_piece(index, content);
+        } else {
+            if followed || self.loads.is_empty() {
+                actions.push(Action::Update(Box::new(content.clone())));
+            }
+            // While loads wait, other content is what they depend on.
+            for (_, pending) in &mut self.loads {
+                pending.collected.push(content.clone());
+            }
+        }
+        self.settle();
+        actions
+    }
+
+    /// A piece of the CoValue a load waits for.
+    fn own_piece(&mut self, index: usize, content: ContentMessage) {
+        // In bounds: the caller found `index` in `self.loads` just before.
+        let pending = &mut self.loads[index].1;
+        combine(&mut pending.received, &content.known_state());
+        let starts_answer = !pending.since.header || content.header.is_some();
+        if pending.streaming.is_none() && starts_answer {
+            match &content.expect_content_until {
+                Some(until) if !until.is_empty() => pending.streaming = Some(until.clone()),
+                _ => pending.outstanding = pending.outstanding.saturating_sub(1),
+            }
+        }
+        pending.collected.push(content);
+        if let Some(until) = &pending.streaming
+            && until
+                .iter()
+                .all(|(session, &count)| pending.received.count(session) >= count)
+        {
+            pending.streaming = None;
+            pending.outstanding = pending.outstanding.saturating_sub(1);
+        }
+        if pending.outstanding == 0 && pending.streaming.is_none() {
+            let (_, pending) = self.loads.remove(index);
+            reply_all(pending.waiters, &Some(pending.collected));
+        }
+    }
+
+    // ---- answers of the content source ----
+
+    /// The content source's answer to `question`: what it holds of the CoValue (`ours`) and
+    /// the content the server lacks (`content`; `None` when the source does not hold it, or
+    /// there is no source).
+    pub fn answered(
+        &mut self,
+        question: Question,
+        ours: Option<KnownState>,
+        content: Option<Vec<ContentMessage>>,
+    ) -> Vec<Action> {
+        if !self.connected {
+            return Vec::new();
+        }
+        let server = question.server;
+        let id = server.id.clone();
+        let mut actions = Vec::new();
+        match content {
+            Some(content) if !content.is_empty() => {
+                for piece in content {
+                    if let Some(view) = self.views.get_mut(&id) {
+                        combine(&mut view.sent, &piece_state(&piece));
+                    }
+                    actions.push(Action::Send(SyncMessage::Content(Box::new(piece))));
+                }
+            }
+            found => {
+                // The source has nothing beyond the server's state, or does not hold it:
+                // what was pushed and not acknowledged may still fill the gap.
+                let fits = self.unacked_fit(&server);
+                if fits {
+                    for Unacked { piece, .. } in self.unacked.iter().filter(|u| u.piece.id == id) {
+                        actions.push(Action::Send(SyncMessage::Content(Box::new(piece.clone()))));
+                    }
+                } else if question.reason == Reason::Correction
+                    && self.unacked.iter().any(|u| u.piece.id == id)
+                {
+                    tracing::warn!(%id, "the server lacks earlier content that no source holds");
+                    self.unacked.retain(|u| u.piece.id != id);
+                    self.fail_pushes_of(&id);
+                }
+                if question.reason == Reason::ServerLoad && !fits {
+                    let state = match (found, ours) {
+                        (Some(_), Some(ours)) => ours,
+                        _ => KnownState::empty(id),
+                    };
+                    actions.push(Action::Send(SyncMessage::Known(KnownMessage {
+                        state,
+                        is_correction: false,
+                        as_dependency_of: None,
+                    })));
+                }
+            }
+        }
+        actions
+    }
+
+    /// Whether the unacknowledged pieces of `server.id` apply on top of what the server holds
+    /// (the header is among them if the server lacks it; no session starts after a gap).
+    fn unacked_fit(&self, server: &KnownState) -> bool {
+        let mut pieces = self
+            .unacked
+            .iter()
+            .map(|u| &u.piece)
+            .filter(|p| p.id == server.id)
+            .peekable();
+        if pieces.peek().is_none() {
+            return false;
+        }
+        let mut header = server.header;
+        let mut starts: HashMap<&SessionID, usize> = HashMap::new();
+        for piece in pieces {
+            header |= piece.header.is_some();
+            for (session, content) in &piece.new {
+                let start = starts.entry(session).or_insert(content.after);
+                *start = (*start).min(content.after);
+            }
+        }
+        header
+            && starts
+                .iter()
+                .all(|(session, &after)| after <= server.count(session))
+    }
+
+    fn fail_pushes_of(&mut self, id: &CoID) {
+        let (failed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pushes)
+            .into_iter()
+            .partition(|push| push.targets.iter().any(|t| &t.id == id));
+        self.pushes = kept;
+        for push in failed {
+            // The caller may have stopped waiting; nothing else to tell.
+            let _ = push
+                .reply
+                .send(Err(SyncError::MissingEarlierContent { id: id.clone() }));
+        }
+    }
+
+    /// Drops acknowledged pieces and completes pushes the server now covers.
+    fn settle(&mut self) {
+        let views = &self.views;
+        let confirmed = |id: &CoID| views.get(id).map(|v| &v.confirmed);
+        self.unacked
+            .retain(|u| !confirmed(&u.piece.id).is_some_and(|server| covers(server, &u.state)));
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pushes)
+            .into_iter()
+            .partition(|push| {
+                push.targets
+                    .iter()
+                    .all(|t| confirmed(&t.id).is_some_and(|server| covers(server, t)))
+            });
+        self.pushes = waiting;
+        for push in done {
+            // The caller may have stopped waiting (timed out); the content is delivered anyway.
+            let _ = push.reply.send(Ok(()));
+        }
+    }
+
+    /// Forgets waiters that stopped waiting (timed out or dropped), and loads nobody waits for.
+    pub fn prune(&mut self) {
+        self.pushes.retain(|push| !push.reply.is_closed());
+        for (_, pending) in &mut self.loads {
+            pending.waiters.retain(|w| !w.is_closed());
+        }
+        self.loads
+            .retain(|(_, pending)| !pending.waiters.is_empty());
+    }
+
+    /// Ends every load and push with `error` (the client is shutting down).
+    pub fn close(&mut self, error: impl Fn() -> SyncError) {
+        for (_, pending) in std::mem::take(&mut self.loads) {
+            for waiter in pending.waiters {
+                let _ = waiter.send(Err(error()));
+            }
+        }
+        for push in std::mem::take(&mut self.pushes) {
+            let _ = push.reply.send(Err(error()));
+        }
+    }
+}
+
+fn reply_all(waiters: Vec<LoadReply>, result: &Option<Vec<ContentMessage>>) {
+    for waiter in waiters {
+        // A waiter that timed out is gone; the others still get the answer.
+        let _ = waiter.send(Ok(result.clone()));
+    }
+}
