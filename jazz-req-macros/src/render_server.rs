@@ -100,10 +100,14 @@ impl RequestModel {
                     const WORKER: #worker_ref = #worker;
                     const SERIALIZE: ::core::option::Option<&'static str> = #serialize;
 
+                    // Each resolve step is `|r| descend(r)…`, the closure carrying the
+                    // user's span so a wrong step is reported at the user's key.
+                    #[allow(clippy::redundant_closure)]
                     fn request_resolve() -> #query {
                         #request_resolve
                     }
 
+                    #[allow(clippy::redundant_closure)]
                     fn response_resolve() -> #query {
                         #response_resolve
                     }

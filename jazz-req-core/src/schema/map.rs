@@ -21,6 +21,11 @@ pub struct FieldInfo {
 
 /// A CoMap schema: a Rust struct whose fields are [`CoField`]s. Implement it with
 /// `#[derive(CoMap)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a CoMap schema",
+    label = "not a CoMap schema",
+    note = "derive it: #[derive(CoMap)] on a struct with named fields"
+)]
 pub trait CoMapSchema: Sized + Send + Sync + 'static {
     /// The schema's Rust name, for errors.
     const NAME: &'static str;
