@@ -301,7 +301,8 @@ impl SyncClient {
 
     /// Stops the client: new loads and pushes fail with [`SyncError::Closed`]; content not
     /// yet acknowledged is given up to [`SyncOptions::shutdown_timeout`] to be acknowledged
-    /// (reconnecting if needed); then the connection is closed.
+    /// (reconnecting if needed); then the connection is closed. (Dropping every handle
+    /// without shutting down closes the connection at once, giving up what is unacknowledged.)
     ///
     /// # Errors
     /// [`SyncError::Unflushed`] naming the CoValues the server did not acknowledge in time.

@@ -301,5 +301,18 @@ async fn an_unreachable_server_is_a_typed_error() -> TestResult {
         SyncClient::connect("http://example.com", options()).await,
         Err(SyncError::InvalidUrl { .. })
     ));
+    // wss:// to something that is no TLS server: the TLS set-up runs and fails cleanly.
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("wss://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            use tokio::io::AsyncWriteExt;
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        }
+    });
+    assert!(matches!(
+        SyncClient::connect(&url, options()).await,
+        Err(SyncError::Connect { .. })
+    ));
     Ok(())
 }

@@ -5,9 +5,9 @@
 //! - [`message`]: the protocol's messages (`load`, `known`, `content`, `done`, reconcile) and
 //!   the server's ping, parsed and written;
 //! - [`frame`]: several messages per frame, split on receipt and batched on sending;
-//! - [`state`] (internal): the protocol state — what the server holds, loads waiting for
+//! - `state` (internal): the protocol state — what the server holds, loads waiting for
 //!   answers, pushes waiting for acknowledgements — as a pure state machine;
-//! - [`connection`] (internal): the task that owns the WebSocket: keep-alive, reconnection
+//! - `connection` (internal): the task that owns the WebSocket: keep-alive, reconnection
 //!   with [`Backoff`], resending what was not acknowledged;
 //! - [`client`]: [`SyncClient`], the handle;
 //! - [`source`]: [`ContentSource`], how the node side answers the server's questions;
