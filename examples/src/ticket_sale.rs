@@ -57,7 +57,7 @@ struct Running {
 }
 
 async fn start(options: &WorkerOptions) -> Result<Running, RunError> {
-    let worker = options.start()?.register(BookEventTicket);
+    let worker = options.start().await?.register(BookEventTicket);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let serving = worker.clone();
@@ -92,11 +92,7 @@ pub async fn run(
     node.flush()?;
     drop(node);
 
-    let worker_options = WorkerOptions {
-        account: account.clone(),
-        secret,
-        store: options.store.clone(),
-    };
+    let worker_options = WorkerOptions::new(account.clone(), secret, options.store.clone());
     let running = start(&worker_options).await?;
     let base_url = format!("http://{}", running.addr);
     let shared = Arc::new(shared);

@@ -20,7 +20,7 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // JAZZ_WORKER_ACCOUNT / JAZZ_WORKER_SECRET, from `jazz-req account create --store …`.
-//! let worker = WorkerOptions::from_env()?.start()?.register(Greet);
+//! let worker = WorkerOptions::from_env()?.start().await?.register(Greet);
 //! let addr = spawn_server("127.0.0.1:8080".parse()?, worker.clone()).await?;
 //!
 //! // A client (any Jazz account that has the worker's account loaded):
@@ -47,7 +47,7 @@
 //! - [`storage`]: the embedded SQLite store (the default) and an in-memory one.
 //! - [`crypto`], [`auth_token`]: Jazz's cryptography and `Authorization: Jazz …` tokens.
 
-pub use jazz_req_core::{auth_token, cojson, crypto, request, schema, storage};
+pub use jazz_req_core::{auth_token, cojson, crypto, request, schema, storage, sync};
 
 pub use jazz_req_core::cojson::permissions_role::Role;
 pub use jazz_req_macros::{CoEnum, CoMap, jazz_request};

@@ -1,5 +1,6 @@
 //! Starting a worker the way jazz-tools' `startWorker` does: from `JAZZ_WORKER_ACCOUNT` and
-//! `JAZZ_WORKER_SECRET`, on the embedded SQLite store.
+//! `JAZZ_WORKER_SECRET`, on the embedded SQLite store, as a peer of `JAZZ_SYNC_SERVER` when
+//! it is set.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,8 +8,9 @@ use std::sync::Arc;
 use jazz_req_core::cojson::keys::Reader;
 use jazz_req_core::cojson::{LocalNode, NodeError};
 use jazz_req_core::crypto::{AgentSecret, CoID, account_id_for_agent};
-use jazz_req_core::request::RequestWorker;
+use jazz_req_core::request::{PeerStartError, RequestWorker};
 use jazz_req_core::storage::{SqliteStorage, StorageError};
+use jazz_req_core::sync::SyncOptions;
 
 /// The store used when `JAZZ_REQ_STORE` is not set.
 pub const DEFAULT_STORE: &str = "jazz-req-worker.sqlite";
@@ -20,8 +22,12 @@ pub struct WorkerOptions {
     pub account: CoID,
     /// The worker's agent secret (`JAZZ_WORKER_SECRET`).
     pub secret: AgentSecret,
-    /// The embedded SQLite store (`JAZZ_REQ_STORE`, default [`DEFAULT_STORE`]).
+    /// The embedded SQLite store (`JAZZ_REQ_STORE`, default [`DEFAULT_STORE`]). With a sync
+    /// server it is the worker's local cache and the durable log of what it accepted.
     pub store: PathBuf,
+    /// The Jazz sync server the worker is a peer of (`JAZZ_SYNC_SERVER`, e.g.
+    /// `wss://cloud.jazz.tools/?key=…`); `None`: the worker lives on its store alone.
+    pub sync_server: Option<String>,
 }
 
 impl std::fmt::Debug for WorkerOptions {
@@ -30,6 +36,7 @@ impl std::fmt::Debug for WorkerOptions {
             .field("account", &self.account)
             .field("secret", &self.secret)
             .field("store", &self.store)
+            .field("sync_server", &self.sync_server)
             .finish()
     }
 }
@@ -57,18 +64,46 @@ pub enum WorkerStartError {
         #[source]
         source: StorageError,
     },
-    /// The account is not in the store.
+    /// The account is not in the store (and there is no sync server to load it from).
     #[error(
         "account {0} is not in the store (create it there with `jazz-req account create --store <file>`)"
     )]
     AccountNotStored(CoID),
+    /// The sync server could not be reached, or does not have the account.
+    #[error("could not start as a peer of the sync server {url}: {source}")]
+    SyncServer {
+        /// The server's URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: PeerStartError,
+    },
     /// Loading from the store failed.
     #[error(transparent)]
     Node(#[from] NodeError),
 }
 
 impl WorkerOptions {
-    /// Reads `JAZZ_WORKER_ACCOUNT`, `JAZZ_WORKER_SECRET` and, optionally, `JAZZ_REQ_STORE`.
+    /// Options for a worker of `account` (its agent `secret`) on the store `store`, with no
+    /// sync server.
+    pub fn new(account: CoID, secret: AgentSecret, store: impl Into<PathBuf>) -> Self {
+        Self {
+            account,
+            secret,
+            store: store.into(),
+            sync_server: None,
+        }
+    }
+
+    /// The same options with the sync server at `url`.
+    #[must_use]
+    pub fn with_sync_server(mut self, url: impl Into<String>) -> Self {
+        self.sync_server = Some(url.into());
+        self
+    }
+
+    /// Reads `JAZZ_WORKER_ACCOUNT`, `JAZZ_WORKER_SECRET` and, optionally, `JAZZ_REQ_STORE` and
+    /// `JAZZ_SYNC_SERVER`.
     pub fn from_env() -> Result<Self, WorkerStartError> {
         let var = |name| std::env::var(name).map_err(|_| WorkerStartError::Missing(name));
         let account = CoID::parse(var("JAZZ_WORKER_ACCOUNT")?.trim())
@@ -78,22 +113,47 @@ impl WorkerOptions {
             .map_err(|_| WorkerStartError::Invalid("JAZZ_WORKER_SECRET"))?;
         let store =
             std::env::var_os("JAZZ_REQ_STORE").map_or_else(|| DEFAULT_STORE.into(), PathBuf::from);
+        let sync_server = std::env::var("JAZZ_SYNC_SERVER")
+            .ok()
+            .map(|url| url.trim().to_owned())
+            .filter(|url| !url.is_empty());
         Ok(Self {
             account,
             secret,
             store,
+            sync_server,
         })
     }
 
-    /// Starts the worker in one step: opens the store, loads and checks the account, and
-    /// returns a worker to register routes on (`.register(MyRoute)`) and serve.
-    pub fn start(&self) -> Result<RequestWorker, WorkerStartError> {
-        Ok(RequestWorker::new(self.open_node()?)?)
+    /// Starts the worker in one step, as `startWorker` does: opens the store, loads the
+    /// account (from the store, else from the sync server), checks the secret is its agent,
+    /// connects to the sync server if there is one, and returns a worker to register routes
+    /// on (`.register(MyRoute)`) and serve.
+    pub async fn start(&self) -> Result<RequestWorker, WorkerStartError> {
+        let (node, in_store) = self.open_store()?;
+        match &self.sync_server {
+            None if !in_store => Err(WorkerStartError::AccountNotStored(self.account.clone())),
+            None => Ok(RequestWorker::new(node)?),
+            Some(url) => RequestWorker::connect(node, url, SyncOptions::default())
+                .await
+                .map_err(|source| WorkerStartError::SyncServer {
+                    url: url.clone(),
+                    source,
+                }),
+        }
     }
 
     /// Opens the store and loads the worker's account from it (verifying it again), as
     /// `startWorker` loads the worker: the secret must be the account's agent.
     pub fn open_node(&self) -> Result<LocalNode, WorkerStartError> {
+        match self.open_store()? {
+            (node, true) => Ok(node),
+            (_, false) => Err(WorkerStartError::AccountNotStored(self.account.clone())),
+        }
+    }
+
+    /// The node on the store, and whether the store holds the account.
+    fn open_store(&self) -> Result<(LocalNode, bool), WorkerStartError> {
         if account_id_for_agent(&self.secret.agent_id()) != self.account {
             return Err(WorkerStartError::SecretMismatch(self.account.clone()));
         }
@@ -104,9 +164,7 @@ impl WorkerOptions {
             })?;
         let mut node = LocalNode::new(Reader::new(Some(self.account.clone()), self.secret.clone()));
         node.attach_storage(Arc::new(storage));
-        if !node.load_from_storage(&self.account)? {
-            return Err(WorkerStartError::AccountNotStored(self.account.clone()));
-        }
-        Ok(node)
+        let in_store = node.load_from_storage(&self.account)?;
+        Ok((node, in_store))
     }
 }

@@ -68,12 +68,8 @@ async fn jazz_tools_clients_book_through_the_rust_workers_generated_route() {
     let event_pieces = node.export_json(event.id(), &with_reservations).unwrap();
     node.flush().unwrap();
     drop(node);
-    let options = WorkerOptions {
-        account: account.clone(),
-        secret,
-        store: store.clone(),
-    };
-    let worker = options.start().unwrap().register(BookEventTicket);
+    let options = WorkerOptions::new(account.clone(), secret, store.clone());
+    let worker = options.start().await.unwrap().register(BookEventTicket);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(jazz_req::request::serve(listener, worker.clone()));

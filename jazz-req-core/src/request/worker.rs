@@ -76,9 +76,11 @@ pub(crate) struct WorkerShared {
     signer_keys: Mutex<HashMap<crate::crypto::SignerID, crate::crypto::VerifyingKey>>,
     /// How many stores have failed (changed under the node lock): a request in flight across
     /// a failure may have had its writes in the failed batch, so it does not answer 200.
-    store_failures: AtomicU64,
+    pub(crate) store_failures: AtomicU64,
     /// The per-CoValue locks of routes declared `serialize = field`.
     pub(crate) serial: super::serial::SerialLocks,
+    /// The sync server this worker is a peer of, if any.
+    pub(crate) sync: std::sync::OnceLock<crate::sync::SyncClient>,
 }
 
 impl WorkerShared {
@@ -104,7 +106,7 @@ struct StoreFailedInFlight;
 /// its clock, and its routes.
 #[derive(Clone)]
 pub struct RequestWorker {
-    shared: Arc<WorkerShared>,
+    pub(crate) shared: Arc<WorkerShared>,
     routes: Arc<HashMap<String, Route>>,
 }
 
@@ -167,6 +169,7 @@ impl RequestWorker {
                 signer_keys: Mutex::new(HashMap::new()),
                 store_failures: AtomicU64::new(0),
                 serial: super::serial::SerialLocks::default(),
+                sync: std::sync::OnceLock::new(),
             }),
             routes: Arc::new(HashMap::new()),
         })
@@ -261,7 +264,7 @@ impl RequestWorker {
                 self.shared.config.max_body_bytes,
             ));
         }
-        let accepted = self.accept(&body, &spec.request_resolve)?;
+        let accepted = self.accept(&body, &spec.request_resolve).await?;
         let current = tracing::Span::current();
         current.record("message_id", tracing::field::display(&accepted.signed.id));
         current.record("sender", tracing::field::display(&accepted.sender));
@@ -301,7 +304,7 @@ impl RequestWorker {
     }
 
     /// Every check and write before the handler: returns the body, the sender and the values.
-    fn accept(
+    async fn accept(
         &self,
         body: &[u8],
         resolve: &crate::cojson::ResolveQuery,
@@ -320,9 +323,21 @@ impl RequestWorker {
             }
         }
 
+        let (failures_seen, fresh) = {
+            let mut node = self.shared.node()?;
+            let failures_seen = self.shared.store_failures.load(Ordering::SeqCst);
+            (failures_seen, import_pieces(&mut node, pieces)?)
+        };
+        // With a sync server, what the resolve names and the node lacks is loaded from it
+        // first, without the node's lock (without one, `admit` loads from the store).
+        if self.shared.sync.get().is_some() && *resolve != crate::cojson::ResolveQuery::Value {
+            let loaded = self.shared.load_through_peers(&signed.id, resolve).await;
+            if let Err(error) = loaded {
+                self.shared.node()?.evict(&fresh);
+                return Err(error.to_request_error());
+            }
+        }
         let mut node = self.shared.node()?;
-        let failures_seen = self.shared.store_failures.load(Ordering::SeqCst);
-        let fresh = import_pieces(&mut node, pieces)?;
         match self.admit(&mut node, &signed, resolve, &brought, valid_until, now) {
             Ok((sender, values)) => Ok(Accepted {
                 signed,
@@ -482,7 +497,24 @@ impl RequestWorker {
     /// [`LocalNode::forget_unstored`]) and the request gets a 500. A request during which
     /// another store failed gets a 500 too (`failures_seen` is the count when it was
     /// accepted): its writes may have been in that batch.
-    async fn store(
+    pub(crate) async fn store(
+        &self,
+        content: Vec<ContentMessage>,
+        failures_seen: u64,
+    ) -> Result<(), JazzRequestError> {
+        if self.shared.sync.get().is_none() {
+            return self.store_locally(content, failures_seen).await;
+        }
+        // The store and the sync server at once: the answer waits for both.
+        let (stored, pushed) = tokio::join!(
+            self.store_locally(content.clone(), failures_seen),
+            self.shared.push_to_peers(content)
+        );
+        stored.and(pushed)
+    }
+
+    /// Stores content durably in the worker's store.
+    async fn store_locally(
         &self,
         content: Vec<ContentMessage>,
         failures_seen: u64,

@@ -1,0 +1,268 @@
+//! The worker as a peer of a Jazz sync server: CoValues it lacks are loaded from its store,
+//! else from the sync server (never holding the node's lock across the network); what it
+//! writes is pushed, and a request is answered once the server acknowledged it; what other
+//! peers write arrives unasked and is imported; the server's own questions are answered
+//! from the node.
+//!
+//! The store and the sync server are the two places a CoValue comes from and goes to: the
+//! store is tried first (it is local), the server second, and both receive what the worker
+//! accepted and wrote.
+
+use std::sync::{Arc, OnceLock, Weak};
+
+use super::error::JazzRequestError;
+use super::worker::{RequestWorker, WorkerShared};
+use crate::cojson::{ContentMessage, KnownState, NodeError, ResolveQuery};
+use crate::crypto::CoID;
+use crate::schema::{LoadError, MAX_RESOLVE_LOADS, load_resolved};
+use crate::sync::{ContentSource, SyncClient, SyncError, SyncOptions};
+
+/// Answers the sync server's questions (what do you hold of X, send me X since …) from the
+/// worker's node. Holds the worker weakly: the worker owns the client that owns this.
+#[derive(Default)]
+pub(crate) struct WorkerSource {
+    shared: OnceLock<Weak<WorkerShared>>,
+}
+
+impl WorkerSource {
+    fn node_source(&self) -> Option<Arc<WorkerShared>> {
+        self.shared.get().and_then(Weak::upgrade)
+    }
+}
+
+impl ContentSource for WorkerSource {
+    fn known_state(&self, id: &CoID) -> Option<KnownState> {
+        let shared = self.node_source()?;
+        let node = shared.lock_node().ok()?;
+        node.get(id).map(|value| value.known_state())
+    }
+
+    fn content_since(&self, known: &KnownState) -> Option<Vec<ContentMessage>> {
+        let shared = self.node_source()?;
+        let node = shared.lock_node().ok()?;
+        node.get(&known.id)
+            .map(|value| value.new_content_since(Some(known)))
+    }
+}
+
+/// Connects to the sync server at `url` with a source that will answer from the worker
+/// once it exists ([`RequestWorker::with_sync`]).
+pub(crate) async fn connect(
+    url: &str,
+    options: SyncOptions,
+) -> Result<(SyncClient, Arc<WorkerSource>), SyncError> {
+    let source = Arc::new(WorkerSource::default());
+    let client = SyncClient::connect(url, options.with_source(source.clone())).await?;
+    Ok((client, source))
+}
+
+/// Why a resolve could not be loaded from the store and the sync server.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PeerLoadError {
+    /// Neither the store nor the sync server has it (or it stays unreadable).
+    #[error("{0} is not found")]
+    NotFound(CoID),
+    /// The store failed.
+    #[error("loading from storage failed")]
+    Storage(#[source] NodeError),
+    /// The sync server failed (unreachable, timed out).
+    #[error("loading from the sync server failed")]
+    Sync(#[source] SyncError),
+    /// The node's lock is poisoned.
+    #[error(transparent)]
+    Node(NodeError),
+}
+
+impl PeerLoadError {
+    /// The answer a request gets: 400 "Value not found" when what it names is nowhere, a
+    /// 5xx when the worker's store or sync server failed.
+    pub(crate) fn to_request_error(&self) -> JazzRequestError {
+        match self {
+            Self::NotFound(_) => JazzRequestError::new("Value not found", 400),
+            Self::Storage(e) | Self::Node(e) => {
+                JazzRequestError::internal_while("loading from storage", e.clone())
+            }
+            Self::Sync(_) => {
+                tracing::error!(error = %self, "loading from the sync server failed");
+                JazzRequestError::new("The sync server is not reachable", 503)
+            }
+        }
+    }
+}
+
+impl WorkerShared {
+    /// Loads into the node what `query` reaches from `id`: from memory, the store, then the
+    /// sync server (the network never with the node's lock held).
+    pub(crate) async fn load_through_peers(
+        &self,
+        id: &CoID,
+        query: &ResolveQuery,
+    ) -> Result<(), PeerLoadError> {
+        let mut previous: Option<CoID> = None;
+        for _ in 0..MAX_RESOLVE_LOADS {
+            let wanted = {
+                let mut node = self.lock_node().map_err(PeerLoadError::Node)?;
+                match load_resolved(&mut node, id, query) {
+                    Ok(()) => return Ok(()),
+                    Err(LoadError::Storage(e)) => return Err(PeerLoadError::Storage(e)),
+                    // Held but unreadable: what it depends on is what to load.
+                    Err(LoadError::NotFound(missing)) => match node.read(&missing) {
+                        Err(NodeError::MissingDependency {
+                            missing: dependency,
+                            ..
+                        }) => dependency,
+                        _ if node.get(&missing).is_some() => {
+                            return Err(PeerLoadError::NotFound(missing));
+                        }
+                        _ => missing,
+                    },
+                }
+            };
+            let Some(sync) = self.sync.get() else {
+                return Err(PeerLoadError::NotFound(wanted));
+            };
+            if previous.as_ref() == Some(&wanted) {
+                return Err(PeerLoadError::NotFound(wanted));
+            }
+            let content = sync.load(&wanted).await.map_err(PeerLoadError::Sync)?;
+            let Some(content) = content else {
+                return Err(PeerLoadError::NotFound(wanted));
+            };
+            let mut node = self.lock_node().map_err(PeerLoadError::Node)?;
+            for message in content {
+                if let Err(error) = node.import(message) {
+                    tracing::warn!(%error, "content from the sync server refused");
+                }
+            }
+            previous = Some(wanted);
+        }
+        Err(PeerLoadError::NotFound(id.clone()))
+    }
+
+    /// Pushes what the worker accepted and wrote to the sync server and waits for its
+    /// acknowledgement (nothing to do without a sync server).
+    pub(crate) async fn push_to_peers(
+        &self,
+        content: Vec<ContentMessage>,
+    ) -> Result<(), JazzRequestError> {
+        let Some(sync) = self.sync.get() else {
+            return Ok(());
+        };
+        if content.is_empty() {
+            return Ok(());
+        }
+        sync.push(content).await.map_err(|error| {
+            tracing::error!(%error, "the sync server did not acknowledge the request's changes");
+            JazzRequestError::new("The sync server did not acknowledge the changes", 503)
+        })
+    }
+}
+
+/// Why a worker could not start as a peer of a sync server.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerStartError {
+    /// The sync server could not be reached (or answered nonsense).
+    #[error("the sync server is not reachable")]
+    Sync(#[from] SyncError),
+    /// The worker's account is neither in its store nor on the sync server.
+    #[error(
+        "account {0} is neither in the store nor on the sync server (create it with `jazz-req account create --sync-server URL`)"
+    )]
+    AccountNotFound(CoID),
+    /// The node failed (e.g. the account did not verify).
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl RequestWorker {
+    /// A worker for the account of `node` that is a peer of the sync server at `url`. When
+    /// the node does not hold its account yet (a new store), the account is loaded from the
+    /// server, as `startWorker` loads it.
+    pub async fn connect(
+        mut node: crate::cojson::LocalNode,
+        url: &str,
+        options: SyncOptions,
+    ) -> Result<Self, PeerStartError> {
+        let (client, source) = connect(url, options).await?;
+        let account = node
+            .reader()
+            .account
+            .clone()
+            .ok_or_else(|| NodeError::CannotWrite {
+                id: CoID::from_bytes(&[0]),
+                reason: "a worker needs an account".into(),
+            })?;
+        if node.get(&account).is_none() {
+            let content = client
+                .load(&account)
+                .await?
+                .ok_or_else(|| PeerStartError::AccountNotFound(account.clone()))?;
+            for message in content {
+                node.import(message)?;
+            }
+            if node.get(&account).is_none() {
+                return Err(PeerStartError::AccountNotFound(account));
+            }
+        }
+        Ok(Self::new(node)?.attach_sync(client, &source))
+    }
+
+    /// Makes this worker a peer of the sync server at `url`: CoValues it lacks are loaded
+    /// from there (after its store), what it writes is pushed there and acknowledged before a
+    /// response leaves, what others write there arrives unasked. Fails when the server cannot
+    /// be reached.
+    pub async fn with_sync(self, url: &str, options: SyncOptions) -> Result<Self, SyncError> {
+        let (client, source) = connect(url, options).await?;
+        Ok(self.attach_sync(client, &source))
+    }
+
+    /// Attaches a connected client whose source is `source` (see [`connect`]).
+    pub(crate) fn attach_sync(self, client: SyncClient, source: &WorkerSource) -> Self {
+        let _ = source.shared.set(Arc::downgrade(&self.shared));
+        if let Some(mut updates) = client.updates() {
+            let weak = Arc::downgrade(&self.shared);
+            tokio::spawn(async move {
+                while let Some(message) = updates.recv().await {
+                    let Some(shared) = weak.upgrade() else { break };
+                    let Ok(mut node) = shared.lock_node() else {
+                        break;
+                    };
+                    let id = message.id.clone();
+                    if let Err(error) = node.import(message) {
+                        tracing::warn!(%id, %error, "an update from the sync server was refused");
+                    }
+                }
+            });
+        }
+        if self.shared.sync.set(client).is_err() {
+            tracing::warn!("the worker already had a sync server; the new one is not used");
+        }
+        self
+    }
+
+    /// The worker's sync client, if it is a peer of a sync server.
+    pub fn sync_client(&self) -> Option<&SyncClient> {
+        self.shared.sync.get()
+    }
+
+    /// Stops gracefully: stores and pushes what is not stored or synced yet, then waits until
+    /// the sync server acknowledged everything (call it once the HTTP server stopped).
+    pub async fn shutdown(&self) -> Result<(), JazzRequestError> {
+        let content = {
+            let mut node = self.shared.lock_node()?;
+            node.take_unsaved()?
+        };
+        let failures_seen = self
+            .shared
+            .store_failures
+            .load(std::sync::atomic::Ordering::SeqCst);
+        self.store(content, failures_seen).await?;
+        if let Some(sync) = self.shared.sync.get() {
+            sync.shutdown().await.map_err(|error| {
+                tracing::error!(%error, "not everything reached the sync server");
+                JazzRequestError::new("The sync server did not acknowledge everything", 503)
+            })?;
+        }
+        Ok(())
+    }
+}
