@@ -224,3 +224,57 @@ fn bad_input_ends_with_a_message_and_a_non_zero_exit() {
         "credentials of an unstored account were printed"
     );
 }
+
+/// `account create --sync-server`: the account is on the server at once — a cojson client
+/// (a fresh account of its own) loads it there, and a worker starts from it with a new store.
+#[test]
+fn account_create_uploads_to_the_sync_server() {
+    let server = jazz_req_tests::sync_server::SyncServer::start().unwrap();
+    let url = server.url();
+    let out = ok(
+        &[
+            "account",
+            "create",
+            "--name",
+            "Synced worker",
+            "--sync-server",
+            &url,
+        ],
+        &[],
+    );
+    let account = CoID::parse(env_line(&out, "JAZZ_WORKER_ACCOUNT")).unwrap();
+    let secret = AgentSecret::parse(env_line(&out, "JAZZ_WORKER_SECRET")).unwrap();
+
+    let read = jazz_req_tests::sync_server::run_sync_peer(
+        &serde_json::json!({"op": "read", "url": url, "ids": [account.as_str()]}),
+    )
+    .unwrap();
+    let seen = &read["values"][account.as_str()];
+    assert!(
+        seen.is_object(),
+        "cojson loads the account from the server: {read}"
+    );
+
+    let store = fresh_store("synced-worker");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let worker = runtime
+        .block_on(
+            jazz_req::WorkerOptions::new(account.clone(), secret, &store)
+                .with_sync_server(&url)
+                .start(),
+        )
+        .unwrap();
+    assert_eq!(worker.account(), &account);
+
+    // Unreachable: a clear error, non-zero exit.
+    let output = jazz_req(
+        &["account", "create", "--sync-server", "ws://127.0.0.1:9/"],
+        &[],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("could not upload the account to the sync server"),
+        "{stderr}"
+    );
+}

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use jazz_req_core::cojson::LocalNode;
+use jazz_req_core::cojson::{LocalNode, ResolveQuery};
 use jazz_req_core::crypto::random::new_random_agent_secret;
 use jazz_req_core::crypto::{AgentSecret, CoID, account_id_for_agent};
 use jazz_req_core::storage::SqliteStorage;
+use jazz_req_core::sync::{SyncClient, SyncOptions};
 use serde_json::json;
 
 use super::secret::SecretArg;
@@ -44,6 +45,10 @@ pub struct CreateArgs {
     /// using it as its embedded store starts with its account.
     #[arg(long, value_name = "PATH")]
     pub store: Option<PathBuf>,
+    /// Upload the account to this Jazz sync server (e.g. `wss://cloud.jazz.tools/?key=…`),
+    /// so that a worker started with `JAZZ_SYNC_SERVER` and jazz-tools clients load it there.
+    #[arg(long, value_name = "URL")]
+    pub sync_server: Option<String>,
     /// Print `{"accountID": …, "agentSecret": …}` instead of environment lines.
     #[arg(long)]
     pub json: bool,
@@ -56,6 +61,9 @@ impl Run for CreateArgs {
             .map_err(CliError::CreateAccount)?;
         if let Some(path) = &self.store {
             store(&mut node, path)?;
+        }
+        if let Some(url) = &self.sync_server {
+            upload(&node, &account, url)?;
         }
         write_credentials(out, &self, &account, &secret)
     }
@@ -73,6 +81,50 @@ fn store(node: &mut LocalNode, path: &PathBuf) -> Result<(), CliError> {
         source,
     })?;
     Ok(())
+}
+
+/// Pushes the account (and its profile) to the sync server at `url` and waits until the
+/// server has acknowledged it, as `jazz-run account create` does.
+fn upload(node: &LocalNode, account: &CoID, url: &str) -> Result<(), CliError> {
+    let content = node
+        .export(account, &ResolveQuery::Value)
+        .map_err(CliError::CreateAccount)?;
+    let profile = node
+        .read(account)
+        .ok()
+        .and_then(|read| {
+            read.value
+                .get("profile")
+                .and_then(|p| p.as_str())
+                .map(str::to_owned)
+        })
+        .and_then(|id| CoID::parse(&id).ok());
+    let mut content = content;
+    if let Some(profile) = profile {
+        for message in node
+            .export(&profile, &ResolveQuery::Value)
+            .map_err(CliError::CreateAccount)?
+        {
+            if !content.iter().any(|m| m.id == message.id) {
+                content.push(message);
+            }
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let failed = |source| CliError::Upload {
+        url: url.to_owned(),
+        source,
+    };
+    runtime.block_on(async {
+        let client = SyncClient::connect(url, SyncOptions::default())
+            .await
+            .map_err(failed)?;
+        client.push(content).await.map_err(failed)?;
+        client.shutdown().await.map_err(failed)
+    })
 }
 
 /// The credentials, as `jazz-run account create` prints them (the secret is the point of

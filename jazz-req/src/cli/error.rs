@@ -39,6 +39,18 @@ pub enum CliError {
         #[source]
         source: NodeError,
     },
+    /// The account could not be uploaded to the sync server.
+    #[error("could not upload the account to the sync server {url}")]
+    Upload {
+        /// The server's URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: jazz_req_core::sync::SyncError,
+    },
+    /// The async runtime for talking to the sync server could not start.
+    #[error("could not start the async runtime")]
+    Runtime(#[source] std::io::Error),
     /// The input file could not be read.
     #[error("could not read {}", .path.display())]
     ReadInput {
