@@ -83,6 +83,14 @@ impl Storage for FailingStorage {
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError> {
         self.inner.purge_expired(now_ms)
     }
+
+    fn live_claims(
+        &self,
+        namespace: &str,
+        now_ms: u64,
+    ) -> Result<Vec<(String, u64)>, StorageError> {
+        self.inner.live_claims(namespace, now_ms)
+    }
 }
 
 /// A worker with three routes: `echo` (returns the request's values), `fail` (writes a note

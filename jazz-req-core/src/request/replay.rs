@@ -1,13 +1,17 @@
 //! Refusing replays: every request id is claimed once, atomically, for as long as the request
-//! could be accepted (its `createdAt` plus the expiry window). Claims live in memory (bounded:
-//! expired ones are dropped) and in the worker's storage, so a restarted worker still refuses
-//! a replay inside the window.
+//! could be accepted (its `createdAt` plus the expiry window).
+//!
+//! Claims are decided in memory (one mutex, no I/O), and recorded in the worker's store in the
+//! same commit as the request's writes ([`Storage::store_with_claims`]) before its answer
+//! leaves: one durable step per request, taken off the runtime's threads and shared with
+//! concurrent requests by the store's group commit. A worker reads the live claims of its
+//! store when it starts, so a restarted worker still refuses a replay inside the window.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::crypto::CoID;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Claim, Storage, StorageError};
 
 /// The storage namespace of request-id claims.
 pub const REQUEST_CLAIMS: &str = "jazz-req/request-id";
@@ -15,18 +19,23 @@ pub const REQUEST_CLAIMS: &str = "jazz-req/request-id";
 /// Claims request ids once.
 pub trait ReplayGuard: Send + Sync + std::fmt::Debug {
     /// Claims `id` for a request acceptable until `valid_until_ms` (by the worker's clock,
-    /// which shows `now_ms`). `Ok(true)` for the first claim; `Ok(false)` when `id` was
-    /// claimed before and the claim has not expired. Of concurrent claims exactly one wins.
-    fn claim(&self, id: &CoID, valid_until_ms: u64, now_ms: u64) -> Result<bool, StorageError>;
+    /// which shows `now_ms`). `Ok(Some(claim))` for the first claim — the caller records
+    /// `claim` durably with the request's writes; `Ok(None)` when `id` was claimed before and
+    /// the claim has not expired. Of concurrent claims exactly one wins.
+    fn claim(
+        &self,
+        id: &CoID,
+        valid_until_ms: u64,
+        now_ms: u64,
+    ) -> Result<Option<Claim>, StorageError>;
 }
 
 /// Above this many remembered ids, expired ones are dropped on the next claim.
 const PRUNE_ABOVE: usize = 4096;
 
-/// The default guard: an in-memory set of recent ids in front of the worker's storage.
+/// The default guard: the recent ids in memory, seeded from the worker's store.
 #[derive(Debug)]
 pub struct StoredReplayGuard {
-    storage: Option<Arc<dyn Storage>>,
     /// Claimed ids with the (worker-clock) time after which they no longer matter.
     recent: Mutex<RecentIds>,
 }
@@ -40,15 +49,23 @@ struct RecentIds {
 }
 
 impl StoredReplayGuard {
-    /// A guard persisting claims in `storage` (or only in memory with `None`).
-    pub fn new(storage: Option<Arc<dyn Storage>>) -> Self {
-        Self {
-            storage,
-            recent: Mutex::new(RecentIds {
-                ids: HashMap::new(),
-                prune_at: PRUNE_ABOVE,
-            }),
+    /// A guard that starts from the live claims of `storage` (none without one); `now_ms`
+    /// is the worker's clock.
+    pub fn new(storage: Option<&Arc<dyn Storage>>, now_ms: u64) -> Result<Self, StorageError> {
+        let mut ids = HashMap::new();
+        if let Some(storage) = storage {
+            // Stored expiries are by the system clock; memory keeps the worker's.
+            let system_now = crate::cojson::clock::now_ms();
+            for (key, expires_at) in storage.live_claims(REQUEST_CLAIMS, system_now)? {
+                if let Ok(id) = CoID::parse(&key) {
+                    ids.insert(id, now_ms.saturating_add(expires_at - system_now));
+                }
+            }
         }
+        let prune_at = (ids.len() * 2).max(PRUNE_ABOVE);
+        Ok(Self {
+            recent: Mutex::new(RecentIds { ids, prune_at }),
+        })
     }
 
     /// How many ids are remembered in memory.
@@ -58,33 +75,28 @@ impl StoredReplayGuard {
 }
 
 impl ReplayGuard for StoredReplayGuard {
-    fn claim(&self, id: &CoID, valid_until_ms: u64, now_ms: u64) -> Result<bool, StorageError> {
-        {
-            let mut recent = self.recent.lock().map_err(|_| StorageError::Poisoned)?;
-            if recent.ids.len() > recent.prune_at {
-                recent.ids.retain(|_, until| *until >= now_ms);
-                recent.prune_at = (recent.ids.len() * 2).max(PRUNE_ABOVE);
-            }
-            if recent.ids.get(id).is_some_and(|until| *until >= now_ms) {
-                return Ok(false);
-            }
-            recent.ids.insert(id.clone(), valid_until_ms);
+    fn claim(
+        &self,
+        id: &CoID,
+        valid_until_ms: u64,
+        now_ms: u64,
+    ) -> Result<Option<Claim>, StorageError> {
+        let mut recent = self.recent.lock().map_err(|_| StorageError::Poisoned)?;
+        if recent.ids.len() > recent.prune_at {
+            recent.ids.retain(|_, until| *until >= now_ms);
+            recent.prune_at = (recent.ids.len() * 2).max(PRUNE_ABOVE);
         }
-        let Some(storage) = &self.storage else {
-            return Ok(true);
-        };
-        // The storage compares expiries with the system clock: keep the claim for as long
-        // as the request stays acceptable by the worker's clock.
+        if recent.ids.get(id).is_some_and(|until| *until >= now_ms) {
+            return Ok(None);
+        }
+        recent.ids.insert(id.clone(), valid_until_ms);
+        // The store compares expiries with the system clock: keep the claim for as long as
+        // the request stays acceptable by the worker's clock.
         let remaining = valid_until_ms.saturating_sub(now_ms);
-        let expires_at = crate::cojson::clock::now_ms().saturating_add(remaining);
-        match storage.claim(REQUEST_CLAIMS, id.as_str(), expires_at) {
-            Ok(first) => Ok(first),
-            Err(error) => {
-                if let Ok(mut recent) = self.recent.lock() {
-                    recent.ids.remove(id);
-                }
-                Err(error)
-            }
-        }
+        Ok(Some(Claim {
+            namespace: REQUEST_CLAIMS.to_owned(),
+            key: id.as_str().to_owned(),
+            expires_at_ms: crate::cojson::clock::now_ms().saturating_add(remaining),
+        }))
     }
 }

@@ -256,7 +256,7 @@ impl RequestWorker {
             .shared
             .store_failures
             .load(std::sync::atomic::Ordering::SeqCst);
-        self.store(content, failures_seen).await?;
+        self.store(content, failures_seen, None).await?;
         if let Some(sync) = self.shared.sync.get() {
             sync.shutdown().await.map_err(|error| {
                 tracing::error!(%error, "not everything reached the sync server");

@@ -34,7 +34,7 @@ use super::route::RouteSpec;
 use crate::cojson::permissions_role::Role;
 use crate::cojson::{ContentMessage, LocalNode, NodeError, Privacy};
 use crate::crypto::CoID;
-use crate::storage::Storage;
+use crate::storage::{Claim, Storage};
 
 /// Limits and windows of a worker.
 #[derive(Clone, Debug)]
@@ -157,7 +157,9 @@ impl RequestWorker {
             return Err(NodeError::NotLoaded(account));
         }
         let storage = node.storage().cloned();
-        let guard = Arc::new(StoredReplayGuard::new(storage.clone()));
+        let guard = Arc::new(
+            StoredReplayGuard::new(storage.as_ref(), clock.now_ms()).map_err(NodeError::from)?,
+        );
         Ok(Self {
             shared: Arc::new(WorkerShared {
                 account,
@@ -297,7 +299,8 @@ impl RequestWorker {
                     node.evict(&accepted.fresh);
                     content?
                 };
-                self.store(content, accepted.failures_seen).await?;
+                self.store(content, accepted.failures_seen, Some(&accepted))
+                    .await?;
                 Err(error)
             }
         }
@@ -339,12 +342,13 @@ impl RequestWorker {
         }
         let mut node = self.shared.node()?;
         match self.admit(&mut node, &signed, resolve, &brought, valid_until, now) {
-            Ok((sender, values)) => Ok(Accepted {
+            Ok((sender, values, claim)) => Ok(Accepted {
                 signed,
                 sender,
                 values,
                 fresh,
                 failures_seen,
+                claim,
             }),
             Err(Refused { error, marked }) => {
                 // Refused after import: what this request brought leaves memory again (and
@@ -374,7 +378,7 @@ impl RequestWorker {
         brought: &[CoID],
         valid_until: u64,
         now: u64,
-    ) -> Result<(CoID, Map<String, Value>), Refused> {
+    ) -> Result<(CoID, Map<String, Value>, Claim), Refused> {
         let worker = &self.shared.account;
         let envelope = read_envelope(node, &signed.id)?;
         let sender = envelope.sender;
@@ -422,13 +426,13 @@ impl RequestWorker {
                 error: JazzRequestError::internal_while("claiming the request id", e),
                 marked: true,
             })?;
-        if !claimed {
+        let Some(claim) = claimed else {
             return Err(Refused {
                 error: already_handled(),
                 marked: true,
             });
-        }
-        Ok((sender, values))
+        };
+        Ok((sender, values, claim))
     }
 
     /// Takes what to store; when even that fails (the storage cannot say what it holds),
@@ -469,7 +473,8 @@ impl RequestWorker {
             (built, content?)
         };
         // What the handler wrote is stored even when the response could not be built.
-        self.store(content, accepted.failures_seen).await?;
+        self.store(content, accepted.failures_seen, Some(accepted))
+            .await?;
         built.map(|(payload, _, _)| payload.success_text())
     }
 
@@ -501,23 +506,30 @@ impl RequestWorker {
         &self,
         content: Vec<ContentMessage>,
         failures_seen: u64,
+        request: Option<&Accepted>,
     ) -> Result<(), JazzRequestError> {
-        if self.shared.sync.get().is_none() {
-            return self.store_locally(content, failures_seen).await;
-        }
-        // The store and the sync server at once: the answer waits for both.
-        let (stored, pushed) = tokio::join!(
-            self.store_locally(content.clone(), failures_seen),
-            self.shared.push_to_peers(content)
-        );
-        stored.and(pushed)
+        let stored = if self.shared.sync.get().is_none() {
+            self.store_locally(content, failures_seen, request).await
+        } else {
+            // The store and the sync server at once: the answer waits for both.
+            let (stored, pushed) = tokio::join!(
+                self.store_locally(content.clone(), failures_seen, request),
+                self.shared.push_to_peers(content)
+            );
+            stored.and(pushed)
+        };
+        // A failed store keeps the id used (in memory): the handler ran, and may have done
+        // what cannot be undone; a replay must not run it twice.
+        stored
     }
 
-    /// Stores content durably in the worker's store.
+    /// Stores content, with the request's claim, durably in the worker's store: one commit,
+    /// on the store's writer (never on a runtime thread), shared with concurrent requests.
     async fn store_locally(
         &self,
         content: Vec<ContentMessage>,
         failures_seen: u64,
+        request: Option<&Accepted>,
     ) -> Result<(), JazzRequestError> {
         let in_flight_check = || {
             if self.shared.store_failures.load(Ordering::SeqCst) == failures_seen {
@@ -532,13 +544,16 @@ impl RequestWorker {
         let Some(storage) = self.shared.storage.clone() else {
             return Ok(());
         };
-        if content.is_empty() {
+        let claims: Vec<Claim> = request.map(|r| r.claim.clone()).into_iter().collect();
+        if content.is_empty() && claims.is_empty() {
             return in_flight_check();
         }
         let content = Arc::new(content);
         let task_content = content.clone();
-        let result =
-            tokio::task::spawn_blocking(move || storage.store(task_content.as_slice())).await;
+        let result = tokio::task::spawn_blocking(move || {
+            storage.store_with_claims(task_content.as_slice(), &claims)
+        })
+        .await;
         let error: Box<dyn std::error::Error + Send + Sync> = match result {
             Ok(Ok(_)) => return in_flight_check(),
             Ok(Err(error)) => Box::new(error),
@@ -653,7 +668,7 @@ impl RequestWorker {
 }
 
 /// A request that passed every check, claimed its id and is marked handled.
-struct Accepted {
+pub(crate) struct Accepted {
     signed: SignedBody,
     sender: CoID,
     values: Map<String, Value>,
@@ -661,6 +676,8 @@ struct Accepted {
     fresh: Vec<CoID>,
     /// How many stores had failed when it was accepted.
     failures_seen: u64,
+    /// Its id's claim, recorded in the store with its writes.
+    claim: Claim,
 }
 
 /// Why [`RequestWorker::admit`] refused a request, and whether the envelope already got the

@@ -229,4 +229,18 @@ impl Storage for MemoryStorage {
         state.claims.retain(|_, expiry| *expiry > now_ms);
         Ok(before - state.claims.len())
     }
+
+    fn live_claims(
+        &self,
+        namespace: &str,
+        now_ms: u64,
+    ) -> Result<Vec<(String, u64)>, StorageError> {
+        let state = self.state.lock().map_err(|_| StorageError::Poisoned)?;
+        Ok(state
+            .claims
+            .iter()
+            .filter(|((ns, _), expiry)| ns == namespace && **expiry > now_ms)
+            .map(|((_, key), expiry)| (key.clone(), *expiry))
+            .collect())
+    }
 }

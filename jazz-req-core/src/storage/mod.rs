@@ -50,6 +50,17 @@ impl StoreSummary {
     }
 }
 
+/// A claim to record with [`Storage::store_with_claims`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The namespace (e.g. request ids).
+    pub namespace: String,
+    /// The key claimed.
+    pub key: String,
+    /// When the claim expires (ms since the epoch, system clock).
+    pub expires_at_ms: u64,
+}
+
 /// Where a node keeps its CoValues and small runtime records.
 pub trait Storage: Send + Sync {
     /// Stores content messages, in order, all or nothing; durable when it returns.
@@ -79,6 +90,30 @@ pub trait Storage: Send + Sync {
 
     /// Removes the claims that expire at or before `now_ms`; returns how many.
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError>;
+
+    /// The claims of `namespace` that expire after `now_ms`, as `(key, expires_at_ms)`.
+    fn live_claims(&self, namespace: &str, now_ms: u64)
+    -> Result<Vec<(String, u64)>, StorageError>;
+
+    /// Stores `content` and records `claims` in one durable step (one commit where the store
+    /// can): what a worker answering a request makes durable before the answer leaves. A
+    /// claim already held and not expired is kept as it is (the caller decided it was its
+    /// own, from memory). The default stores, then claims.
+    fn store_with_claims(
+        &self,
+        content: &[ContentMessage],
+        claims: &[Claim],
+    ) -> Result<StoreSummary, StorageError> {
+        let summary = if content.is_empty() {
+            StoreSummary::default()
+        } else {
+            self.store(content)?
+        };
+        for claim in claims {
+            self.claim(&claim.namespace, &claim.key, claim.expires_at_ms)?;
+        }
+        Ok(summary)
+    }
 
     /// Stores what `value` has beyond what is stored of it (e.g. transactions the node wrote
     /// with [`VerifiedCoValue::append_own`]), split at its checkpoints.

@@ -138,6 +138,30 @@ impl Storage for SqliteStorage {
         }
     }
 
+    fn store_with_claims(
+        &self,
+        content: &[ContentMessage],
+        claims: &[super::Claim],
+    ) -> Result<StoreSummary, StorageError> {
+        let write = Write::StoreWithClaims {
+            content: content.iter().map(PreparedContent::new).collect(),
+            claims: claims.to_vec(),
+            now_ms: now_ms(),
+        };
+        match self.write(write)? {
+            Written::Stored(summary) => Ok(summary),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn live_claims(
+        &self,
+        namespace: &str,
+        now_ms: u64,
+    ) -> Result<Vec<(String, u64)>, StorageError> {
+        self.read(|connection| sqlite_read::live_claims(connection, namespace, now_ms))
+    }
+
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError> {
         match self.write(Write::Purge { now_ms })? {
             Written::Purged(removed) => Ok(removed),

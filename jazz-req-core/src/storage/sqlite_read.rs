@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::error::StorageError;
 use super::pieces::{LoadedCoValue, LoadedSession};
+use super::sqlite_store::to_sql;
 use crate::cojson::{CoValueHeader, KnownState, Transaction};
 use crate::crypto::{CoID, SessionID, Signature};
 
@@ -183,4 +184,24 @@ pub(crate) fn ids(connection: &Connection) -> Result<Vec<CoID>, StorageError> {
         ids.push(CoID::parse(&text).map_err(|e| StorageError::corrupt("covalues", &text, e))?);
     }
     Ok(ids)
+}
+
+/// The claims of `namespace` expiring after `now_ms`.
+pub(crate) fn live_claims(
+    connection: &Connection,
+    namespace: &str,
+    now_ms: u64,
+) -> Result<Vec<(String, u64)>, StorageError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT key, expires_at FROM claims WHERE namespace = ?1 AND expires_at > ?2",
+    )?;
+    let rows = statement.query_map(rusqlite::params![namespace, to_sql(now_ms)], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })?;
+    let mut claims = Vec::new();
+    for row in rows {
+        let (key, expires_at) = row?;
+        claims.push((key, u64::try_from(expires_at).unwrap_or_default()));
+    }
+    Ok(claims)
 }

@@ -21,6 +21,15 @@ const MAX_BATCH: usize = 1024;
 pub(crate) enum Write {
     /// Store content messages, all or nothing.
     Store(Vec<PreparedContent>),
+    /// Store content messages and record claims, all or nothing.
+    StoreWithClaims {
+        /// The content.
+        content: Vec<PreparedContent>,
+        /// The claims: (namespace, key, expires at).
+        claims: Vec<super::Claim>,
+        /// The current time (ms since the epoch).
+        now_ms: u64,
+    },
     /// Claim a key until an expiry, given the current time.
     Claim {
         /// The namespace.
@@ -163,6 +172,20 @@ fn execute(connection: &Connection, write: &Write) -> Result<Written, StorageErr
             let mut summary = StoreSummary::default();
             for message in content {
                 summary.add(store_message(connection, message)?);
+            }
+            Ok(Written::Stored(summary))
+        }
+        Write::StoreWithClaims {
+            content,
+            claims,
+            now_ms,
+        } => {
+            let mut summary = StoreSummary::default();
+            for message in content {
+                summary.add(store_message(connection, message)?);
+            }
+            for c in claims {
+                claim(connection, &c.namespace, &c.key, c.expires_at_ms, *now_ms)?;
             }
             Ok(Written::Stored(summary))
         }
