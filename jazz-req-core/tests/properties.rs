@@ -190,7 +190,10 @@ fn js_stringify_prints_what_json_stringify_prints() {
         (serde_json::json!(1e21), "1e+21"),
         (serde_json::json!(0.1), "0.1"),
         (serde_json::json!(5e-324), "5e-324"),
-        (serde_json::json!({"b": 1, "a": [true, null]}), r#"{"b":1,"a":[true,null]}"#),
+        (
+            serde_json::json!({"b": 1, "a": [true, null]}),
+            r#"{"b":1,"a":[true,null]}"#,
+        ),
         (serde_json::json!("encrypted_U\"x"), r#""encrypted_U\"x""#),
         (serde_json::json!("\u{2028}é\n"), "\"\u{2028}é\\n\""),
     ];
