@@ -10,3 +10,4 @@ pub mod salt;
 pub mod sync_server;
 pub mod tickets_peer;
 pub mod ts_peer;
+pub mod worker_process;
