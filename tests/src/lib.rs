@@ -7,6 +7,7 @@ pub mod node;
 pub mod people;
 pub mod rust_peer;
 pub mod salt;
+pub mod sync_apps;
 pub mod sync_server;
 pub mod tickets_peer;
 pub mod ts_peer;
