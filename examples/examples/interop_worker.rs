@@ -2,7 +2,8 @@
 //!
 //! ```sh
 //! JAZZ_WORKER_ACCOUNT=co_z… JAZZ_WORKER_SECRET=sealerSecret_z… \
-//!   cargo run --release --example interop_worker -- --listen 127.0.0.1:8080 --store worker.sqlite
+//!   cargo run --release --example interop_worker -- --listen 127.0.0.1:8080 \
+//!     --sync-server ws://127.0.0.1:4200 --store worker.sqlite
 //! ```
 //!
 //! Serves `POST /api/book-event-ticket` ([`BookEventTicket`]) and `POST /api/echo`
@@ -48,6 +49,11 @@ struct Args {
     /// The worker's embedded SQLite store, holding its account.
     #[arg(long, value_name = "FILE", env = "JAZZ_REQ_STORE", default_value = jazz_req::DEFAULT_STORE)]
     store: PathBuf,
+    /// The Jazz sync server the worker is a peer of (`ws://…` or `wss://…`): CoValues the
+    /// worker lacks are loaded from there, and every answer waits until the server has what
+    /// the handler wrote. Without it the worker lives on its store alone.
+    #[arg(long, value_name = "URL", env = "JAZZ_SYNC_SERVER")]
+    sync_server: Option<String>,
     /// After SIGTERM or ctrl-c, how long requests in flight may still take.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     grace_secs: u64,
@@ -155,6 +161,7 @@ async fn run(args: &Args) -> Result<Stopped, RunError> {
 async fn start_worker(args: &Args) -> Result<RequestWorker, RunError> {
     let mut options = WorkerOptions::from_env()?;
     options.store.clone_from(&args.store);
+    options.sync_server.clone_from(&args.sync_server);
     Ok(options
         .start()
         .await?

@@ -167,8 +167,10 @@ impl ExportedPiece {
     }
 }
 
-/// Above this many cached exports the cache starts over (it only saves work).
-const MAX_CACHED_EXPORTS: usize = 4096;
+/// Above this many cached exports the cache starts over (it only saves work). Each entry
+/// is about 12 KB for an account (measured by the soak: every response exports its
+/// sender's account), so the cache stays under ~12 MB however many senders come.
+const MAX_CACHED_EXPORTS: usize = 1024;
 
 impl LocalNode {
     /// The full content of `id` as JSON pieces, cached per state of the CoValue (accounts and
