@@ -36,6 +36,9 @@ use crate::cojson::{ContentMessage, LocalNode, NodeError, Privacy};
 use crate::crypto::CoID;
 use crate::storage::{Claim, Storage};
 
+/// Stores between two purges of expired claims from the store.
+const PURGE_EVERY: u64 = 4096;
+
 /// Limits and windows of a worker.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -79,6 +82,8 @@ pub(crate) struct WorkerShared {
     pub(crate) store_failures: AtomicU64,
     /// The per-CoValue locks of routes declared `serialize = field`.
     pub(crate) serial: super::serial::SerialLocks,
+    /// How many stores this worker made (expired claims are purged every [`PURGE_EVERY`]).
+    pub(crate) stores: AtomicU64,
     /// The sync server this worker is a peer of, if any.
     pub(crate) sync: std::sync::OnceLock<crate::sync::SyncClient>,
 }
@@ -172,6 +177,7 @@ impl RequestWorker {
                 store_failures: AtomicU64::new(0),
                 serial: super::serial::SerialLocks::default(),
                 sync: std::sync::OnceLock::new(),
+                stores: AtomicU64::new(0),
             }),
             routes: Arc::new(HashMap::new()),
         })
@@ -550,8 +556,15 @@ impl RequestWorker {
         }
         let content = Arc::new(content);
         let task_content = content.clone();
+        // Every so many stores, expired claims leave the store too (amortised: the table
+        // holds about the last minute of requests, not every request ever).
+        let purge = self.shared.stores.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == 0;
         let result = tokio::task::spawn_blocking(move || {
-            storage.store_with_claims(task_content.as_slice(), &claims)
+            let stored = storage.store_with_claims(task_content.as_slice(), &claims);
+            if purge && let Err(error) = storage.purge_expired(crate::cojson::clock::now_ms()) {
+                tracing::warn!(%error, "could not purge expired claims");
+            }
+            stored
         })
         .await;
         let error: Box<dyn std::error::Error + Send + Sync> = match result {
