@@ -234,10 +234,11 @@ impl LocalNode {
         }
     }
 
-    /// The valid private transactions of `id` this node cannot decrypt (no key it can find,
-    /// or content that does not decrypt to JSON with it). A read skips them, as cojson does;
-    /// a worker refuses a request whose content has any, since the values it carries would
-    /// be missing. Always empty for groups and accounts (their transactions are trusting).
+    /// The valid transactions of `id` this node cannot read: private ones it cannot decrypt
+    /// (no key it can find, or content that does not decrypt to a JSON list of changes with
+    /// it) and trusting ones whose changes are not a JSON list. A read skips them, as cojson
+    /// does; a worker refuses a request whose content has any, since the values it carries
+    /// would be missing. Always empty for groups and accounts.
     pub fn undecryptable(&self, id: &CoID) -> Result<Vec<TransactionID>, NodeError> {
         let value = self
             .get(id)
@@ -249,7 +250,7 @@ impl LocalNode {
         Ok(txs
             .into_iter()
             .zip(valid)
-            .filter(|(tx, ok)| *ok && tx.key_used.is_some() && tx.changes.is_none())
+            .filter(|(tx, ok)| *ok && tx.changes.is_none())
             .map(|(tx, _)| tx.id)
             .collect())
     }

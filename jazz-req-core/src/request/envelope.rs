@@ -122,9 +122,10 @@ pub fn import_pieces(
     Ok(fresh)
 }
 
-/// Refuses content that verifies but does not decrypt: a valid private transaction of one
-/// of `ids` (the CoValues a request brought) that the node cannot decrypt would silently
-/// take the values it carries away from the handler. 400 naming the CoValue.
+/// Refuses content that verifies but does not decrypt or read: a valid transaction of one of
+/// `ids` (the CoValues a request brought) that the node cannot decrypt, or whose changes are
+/// not a JSON list, would silently take the values it carries away from the handler. 400
+/// naming the CoValue.
 pub fn check_decryptable(node: &LocalNode, ids: &[CoID]) -> Result<(), JazzRequestError> {
     for id in ids {
         let Some(value) = node.get(id) else {
@@ -141,7 +142,7 @@ pub fn check_decryptable(node: &LocalNode, ids: &[CoID]) -> Result<(), JazzReque
             return Err(JazzRequestError::invalid_payload(Some(json!({
                 "covalue": id.as_str(),
                 "reason": format!(
-                    "{} valid transaction(s) of {id} cannot be decrypted (the first: {} #{})",
+                    "{} valid transaction(s) of {id} cannot be decrypted or read (the first: {} #{})",
                     undecryptable.len(),
                     first.session_id,
                     first.tx_index
