@@ -84,6 +84,7 @@ export async function login(url, accountID, accountSecret, crypto) {
     WebSocket,
     crypto: crypto ?? napiCrypto,
     asActiveAccount: false,
+    skipInboxLoad: true,
   });
 }
 

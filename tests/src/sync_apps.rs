@@ -279,6 +279,11 @@ impl JsSyncWorker {
         Ok(worker)
     }
 
+    /// The Node process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `host:port` of its HTTP server.
     pub fn addr(&self) -> &str {
         self.url.trim_start_matches("http://")
