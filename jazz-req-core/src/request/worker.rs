@@ -558,7 +558,11 @@ impl RequestWorker {
         let task_content = content.clone();
         // Every so many stores, expired claims leave the store too (amortised: the table
         // holds about the last minute of requests, not every request ever).
-        let purge = self.shared.stores.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == 0;
+        let purge = self
+            .shared
+            .stores
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PURGE_EVERY);
         let result = tokio::task::spawn_blocking(move || {
             let stored = storage.store_with_claims(task_content.as_slice(), &claims);
             if purge && let Err(error) = storage.purge_expired(crate::cojson::clock::now_ms()) {
