@@ -13,7 +13,10 @@
 //! - the `interop_client` example books from the jazz-tools worker through the same server.
 //!
 //! The ignored `load_rust_and_jazz_tools_workers_through_one_sync_server` runs the `load`
-//! example (release) against the `interop_worker` example and the jazz-tools worker.
+//! example (release) against the `interop_worker` example and the jazz-tools worker:
+//! `cargo test -p jazz-req-tests --test interop_sync_live -- --ignored --nocapture`
+//! (`LOAD_REQUESTS=N`: N echo requests to the Rust worker, N/3 to jazz-tools', a third of
+//! those as bookings; `LOAD_JS_CRYPTO=napi`: the jazz-tools worker on native crypto).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
@@ -29,7 +32,7 @@ use jazz_req::request::SignedBody;
 use jazz_req::schema::MAX_SAFE_INTEGER;
 use jazz_req_examples::echo::Echo;
 use jazz_req_examples::event_tickets::BookEventTicket;
-use jazz_req_tests::sync_apps::{JsSyncWorker, build_examples, run_sync_app};
+use jazz_req_tests::sync_apps::{JsCrypto, JsSyncWorker, build_examples, run_sync_app};
 use jazz_req_tests::sync_server::SyncServer;
 use serde_json::{Value, json};
 
@@ -671,11 +674,10 @@ fn load_rust_and_jazz_tools_workers_through_one_sync_server() {
     let made = run_sync_app(&json!({"op": "account", "url": url, "name": "Rust worker"})).unwrap();
     let store = Store::fresh("load-interop-worker");
     let mut rust = Command::new(&paths["interop_worker"])
-        .args(["--listen", "127.0.0.1:0", "--store"])
+        .args(["--listen", "127.0.0.1:0", "--sync-server", &url, "--store"])
         .arg(&store.0)
         .env("JAZZ_WORKER_ACCOUNT", made["accountID"].as_str().unwrap())
         .env("JAZZ_WORKER_SECRET", made["agentSecret"].as_str().unwrap())
-        .env("JAZZ_SYNC_SERVER", &url)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -690,7 +692,13 @@ fn load_rust_and_jazz_tools_workers_through_one_sync_server() {
         serde_json::from_str::<Value>(&line).unwrap_or_else(|_| panic!("interop_worker: {line}"))
     };
     let rust_url = format!("http://{}", rust_line["listening"].as_str().unwrap());
-    let js = JsSyncWorker::start(&url).unwrap();
+    // LOAD_JS_CRYPTO=napi runs the jazz-tools worker on cojson's native crypto instead of
+    // startWorker's default (WebAssembly).
+    let crypto = match std::env::var("LOAD_JS_CRYPTO").as_deref() {
+        Ok("napi") => JsCrypto::Napi,
+        _ => JsCrypto::Wasm,
+    };
+    let js = JsSyncWorker::start_with(&url, None, crypto).unwrap();
 
     // jazz-tools first, on the fresh sync server; it gets fewer requests (its bodies must
     // not outlive their 60 s window at its rate, and it slows down as it keeps envelopes).
