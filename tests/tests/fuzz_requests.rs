@@ -16,11 +16,13 @@
 //! Properties of every case: no panic; never a 5xx; a refused request never reaches the
 //! handler and leaves the worker's store as it was, also once the node has stored what the
 //! request left in it; an accepted one is seen by the handler as sent by the body's sender,
-//! with exactly the genuine values unless the sessions were re-signed; a node never holds a
-//! transaction that is not one its session's signer signed at that place unless a session
-//! was re-signed (a session's signature covers neither the CoValue nor the session id, in
-//! cojson as here: see [`World::originals`]); whatever a node accepted it reads without
-//! panicking and exports into pieces another node imports.
+//! with exactly the genuine values unless the body was signed again (the sender may say
+//! anything it signs: a run of its signed transactions grafted from the envelope's group
+//! into the envelope verifies, and the handler then sees the group's fields); a node never
+//! holds a transaction that is not one its session's signer signed at that place unless a
+//! session was re-signed (a session's signature covers neither the CoValue nor the session
+//! id, in cojson as here: see [`World::originals`]); whatever a node accepted it reads
+//! without panicking and exports into pieces another node imports.
 //!
 //! CI runs [`CI_CASES`] cases of each (proptest, shrinking on failure). The long mode runs
 //! `JAZZ_REQ_FUZZ_CASES` cases of each on every core, each case under `catch_unwind` so that
@@ -1157,7 +1159,8 @@ fn outcome(status: u16, body: &str) -> Outcome {
     text
 }
 
-/// The body a case posts, the seed it comes from, and whether its sessions were re-signed.
+/// The body a case posts, the seed it comes from, and whether it was signed again (its
+/// sessions or its token): then the sender may have changed what it says.
 fn body_of(case: &BodyCase) -> (Vec<u8>, &'static BodySeed, bool) {
     let w = world();
     let donors: Vec<Value> = w
@@ -1189,7 +1192,7 @@ fn body_of(case: &BodyCase) -> (Vec<u8>, &'static BodySeed, bool) {
             for edit in bytes {
                 apply_bytes(&mut text, edit);
             }
-            (text, seed, *resign)
+            (text, seed, *resign || *token)
         }
         BodyCase::Arbitrary { seed, body, sign } => {
             let seed = &w.bodies[*seed];
