@@ -32,7 +32,15 @@ pub enum ImportOutcome {
 pub struct LocalNode {
     reader: Reader,
     values: HashMap<CoID, VerifiedCoValue>,
-    arrival: Vec<CoID>,
+    /// The CoValues in arrival order, each with its arrival number; an entry whose number
+    /// is not `arrived[id]` any more (evicted, or evicted and loaded again) is stale and
+    /// skipped. Stale entries are swept once they are half of the list, so that evicting is
+    /// O(1) amortised whatever the node holds.
+    arrival: Vec<(u64, CoID)>,
+    /// The arrival number of each CoValue held.
+    arrived: HashMap<CoID, u64>,
+    /// The next arrival number.
+    next_arrival: u64,
     signers: AccountSigners,
     pending: Vec<ContentMessage>,
     /// This node's sessions for writing, made on the first write.
@@ -68,6 +76,8 @@ impl LocalNode {
             reader,
             values: HashMap::new(),
             arrival: Vec::new(),
+            arrived: HashMap::new(),
+            next_arrival: 0,
             signers: AccountSigners::new(),
             pending: Vec::new(),
             sessions: None,
@@ -96,7 +106,26 @@ impl LocalNode {
 
     /// The loaded CoValues in arrival order.
     pub fn ids(&self) -> impl Iterator<Item = &CoID> {
-        self.arrival.iter()
+        self.arrival
+            .iter()
+            .filter(|(n, id)| self.arrived.get(id) == Some(n))
+            .map(|(_, id)| id)
+    }
+
+    /// Records that `id` arrived (it was not held).
+    fn note_arrival(&mut self, id: &CoID) {
+        let n = self.next_arrival;
+        self.next_arrival += 1;
+        self.arrived.insert(id.clone(), n);
+        self.arrival.push((n, id.clone()));
+    }
+
+    /// Records that `id` left; sweeps stale entries once they are half of the list.
+    fn note_departure(&mut self, id: &CoID) {
+        if self.arrived.remove(id).is_some() && self.arrival.len() > 2 * self.arrived.len() + 64 {
+            let arrived = &self.arrived;
+            self.arrival.retain(|(n, id)| arrived.get(id) == Some(n));
+        }
     }
 
     /// Forgets these CoValues from memory (e.g. a handled request's envelopes, once their
@@ -112,11 +141,11 @@ impl LocalNode {
             }
             groups_changed |= matches!(value.header().ruleset, Ruleset::Group { .. });
             self.values.remove(id);
+            self.note_departure(id);
             if let Ok(mut exported) = self.exported.try_borrow_mut() {
                 exported.remove(id);
             }
         }
-        self.arrival.retain(|id| self.values.contains_key(id));
         self.unsaved.retain(|m| !ids.contains(&m.id));
         self.dirty.retain(|id| !ids.contains(id));
         self.created.retain(|id| !ids.contains(id));
@@ -138,7 +167,9 @@ impl LocalNode {
             self.values.remove(id);
             exported.remove(id);
         }
-        self.arrival.retain(|id| !ids.contains(id));
+        for id in ids {
+            self.note_departure(id);
+        }
         self.unsaved.retain(|m| !ids.contains(&m.id));
         self.pending.retain(|m| !ids.contains(&m.id));
         self.dirty.retain(|id| !ids.contains(id));
@@ -277,7 +308,7 @@ impl LocalNode {
                 if value.header().account_agent().is_some() {
                     self.signers.insert_account(value.header())?;
                 }
-                self.arrival.push(id.clone());
+                self.note_arrival(&id);
                 self.values.insert(id, value);
                 applied
             }
@@ -292,7 +323,7 @@ impl LocalNode {
         }
         let id = value.id().clone();
         if self.values.insert(id.clone(), value).is_none() {
-            self.arrival.push(id.clone());
+            self.note_arrival(&id);
             self.atomic.created(&id);
         }
         // Stored on the next flush, even if nothing is ever written to it.
