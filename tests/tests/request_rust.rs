@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use jazz_req_core::crypto;
-use jazz_req_core::request::{Clock, ManualClock, SignedBody, SystemClock, WorkerConfig};
+use jazz_req_core::request::{
+    Clock, ManualClock, RequestClient, SignedBody, SystemClock, WorkerConfig,
+};
 use jazz_req_tests::rust_peer::{RustWorker, routes, rust_client, worker_node};
 use serde_json::{Map, Value, json};
 
@@ -124,7 +126,15 @@ async fn a_replay_is_refused_and_concurrent_copies_run_once() {
         "Request payload is already handled",
     );
 
-    // Eight copies of one fresh signed request at once: exactly one runs.
+    // Eight copies of one fresh signed request at once: exactly one runs. Rounds of them,
+    // because a copy that imported while another was being answered must still be refused
+    // as a replay (not lose the envelope the answered copy took out of memory).
+    for _ in 0..40 {
+        eight_copies_run_once(&worker, &client, &echo.url).await;
+    }
+}
+
+async fn eight_copies_run_once(worker: &RustWorker, client: &RequestClient, url: &str) {
     let before = worker.runs[0].load(Ordering::SeqCst);
     let body = client
         .request_body(worker.worker.account(), &person())
@@ -132,7 +142,7 @@ async fn a_replay_is_refused_and_concurrent_copies_run_once() {
         .to_json();
     let copies: Vec<_> = (0..8)
         .map(|_| {
-            let (url, body) = (echo.url.clone(), body.clone());
+            let (url, body) = (url.to_owned(), body.clone());
             tokio::spawn(async move { post_json(&url, &body).await })
         })
         .collect();

@@ -347,6 +347,27 @@ impl RequestWorker {
             }
         }
         let mut node = self.shared.node()?;
+        // Between the import and now the lock was let go: a request answered meanwhile takes
+        // what *it* brought out of memory, and that may be what this one found already there
+        // (a concurrent copy of the same body, a group two requests share). Brought again.
+        let mut fresh = fresh;
+        if brought.iter().any(|id| node.get(id).is_none()) {
+            let again =
+                pieces_to_import(&signed, true).and_then(|pieces| import_pieces(&mut node, pieces));
+            match again {
+                Ok(back) => {
+                    for id in back {
+                        if !fresh.contains(&id) {
+                            fresh.push(id);
+                        }
+                    }
+                }
+                Err(error) => {
+                    node.evict(&fresh);
+                    return Err(error);
+                }
+            }
+        }
         match self.admit(&mut node, &signed, resolve, &brought, valid_until, now) {
             Ok((sender, values, claim)) => Ok(Accepted {
                 signed,
