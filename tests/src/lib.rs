@@ -1,5 +1,6 @@
 //! Shared support for jazz-req's workspace tests: fixture loading and the Node side.
 
+pub mod child_process;
 pub mod covalue_vectors;
 pub mod crypto_vectors;
 pub mod fixtures;

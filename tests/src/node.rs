@@ -10,12 +10,14 @@
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::child_process::{ChildError, ChildProcess};
 
 /// The four files the generator scripts write.
 pub const VECTOR_FILES: [&str; 4] = [
@@ -24,6 +26,9 @@ pub const VECTOR_FILES: [&str; 4] = [
     "requests.json",
     "scenarios.json",
 ];
+
+/// How long [`run_node_script`] lets a script run (and `npm ci` take) before killing it.
+pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Written into `node_modules` once `npm ci` succeeded; its age tells whether the install
 /// is older than `package-lock.json`.
@@ -44,15 +49,10 @@ pub enum NodeError {
         #[source]
         source: io::Error,
     },
-    /// A program was found but could not be started or waited for.
-    #[error("could not run `{command}`")]
-    Spawn {
-        /// The command line.
-        command: String,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
+    /// A program was started but failed, timed out or could not be waited for (see
+    /// [`ChildError`], which quotes its stderr).
+    #[error(transparent)]
+    Child(#[from] ChildError),
     /// `npm ci` exited with an error.
     #[error(
         "`npm ci --no-audit --no-fund` failed in {dir} ({status}); npm said:\n{stderr}",
@@ -64,16 +64,6 @@ pub enum NodeError {
         /// npm's exit status.
         status: ExitStatus,
         /// npm's standard error output.
-        stderr: String,
-    },
-    /// A Node.js script exited with an error.
-    #[error("`{command}` failed ({status}); its stderr:\n{stderr}")]
-    ScriptFailed {
-        /// The command line.
-        command: String,
-        /// The script's exit status.
-        status: ExitStatus,
-        /// The script's standard error output.
         stderr: String,
     },
     /// A script printed something that is not UTF-8.
@@ -202,21 +192,22 @@ fn install_lock_path(dir: &Path) -> PathBuf {
 }
 
 fn run_npm_ci(dir: &Path) -> Result<(), NodeError> {
-    let output = run(
-        Command::new(npm_program())
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(dir)
-            .stdin(Stdio::null()),
-        "npm",
-        "npm ci --no-audit --no-fund",
-        None,
-    )?;
-    if !output.status.success() {
-        return Err(NodeError::InstallFailed {
-            dir: dir.to_path_buf(),
-            status: output.status,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        });
+    let mut command = Command::new(npm_program());
+    command
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir);
+    let mut npm = spawn_tool("npm ci", "npm", command)?;
+    npm.close_stdin();
+    match npm.output_within(SCRIPT_TIMEOUT) {
+        Ok(_) => {}
+        Err(ChildError::Failed { status, stderr, .. }) => {
+            return Err(NodeError::InstallFailed {
+                dir: dir.to_path_buf(),
+                status,
+                stderr,
+            });
+        }
+        Err(other) => return Err(other.into()),
     }
     let stamp = dir.join("node_modules").join(INSTALL_STAMP);
     fs::write(&stamp, b"npm ci succeeded\n").map_err(NodeError::io("could not write", &stamp))
@@ -233,8 +224,7 @@ fn run_npm_ci(dir: &Path) -> Result<(), NodeError> {
 /// each generator takes about half a second.
 ///
 /// # Errors
-/// Those of [`ensure_npm_installed`]; [`NodeError::ScriptFailed`] (with its stderr) when a
-/// generator fails; [`NodeError::MissingOutput`] when one of the files was not written;
+/// Those of [`run_node_script`] when a generator fails; [`NodeError::MissingOutput`] when one of the files was not written;
 /// [`NodeError::Io`] when the directory cannot be created.
 pub fn regenerate_vectors(salt: u32) -> Result<PathBuf, NodeError> {
     let base = match std::env::var_os("CARGO_TARGET_TMPDIR") {
@@ -255,24 +245,9 @@ pub fn regenerate_vectors_in(salt: u32, base: &Path) -> Result<PathBuf, NodeErro
     let salt = salt.to_string();
     for script in ["gen-vectors.mjs", "gen-scenarios.mjs"] {
         let script = js.join("generator").join(script);
-        let args = [script.as_os_str(), out.as_os_str(), OsStr::new(&salt)];
-        let command = format!("node {} {} {salt}", script.display(), out.display());
-        let output = run(
-            Command::new("node")
-                .args(args)
-                .current_dir(&js)
-                .stdin(Stdio::null()),
-            "node",
-            &command,
-            None,
-        )?;
-        if !output.status.success() {
-            return Err(NodeError::ScriptFailed {
-                command,
-                status: output.status,
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            });
-        }
+        let mut generator = spawn_node_script(&script, [out.as_os_str(), OsStr::new(&salt)])?;
+        generator.close_stdin();
+        generator.output_within(SCRIPT_TIMEOUT)?;
     }
     for file in VECTOR_FILES {
         let path = out.join(file);
@@ -301,85 +276,69 @@ fn fresh_dir(base: &Path, prefix: &str) -> Result<PathBuf, NodeError> {
     }
 }
 
-/// Runs `node <script>` in `tests/js` (so the script resolves `cojson` and `jazz-tools`
-/// from `tests/js/node_modules`; a relative `script` is relative to `tests/js`), writes
-/// `stdin` to its standard input and returns its standard output.
+/// Starts `node <script> <args…>` in `tests/js` (so the script resolves `cojson` and
+/// `jazz-tools` from `tests/js/node_modules`; a relative `script` is relative to `tests/js`),
+/// named after the script: for servers and workers that print a ready line
+/// ([`ChildProcess::ready_line`]) as for scripts run to their end.
 ///
 /// Calls [`ensure_npm_installed`] first.
 ///
 /// # Errors
 /// Those of [`ensure_npm_installed`]; [`NodeError::ToolMissing`] without `node`;
-/// [`NodeError::ScriptFailed`] (with the script's stderr) on a non-zero exit;
-/// [`NodeError::OutputNotUtf8`] when stdout is not UTF-8.
-pub fn run_node_script(script: &Path, stdin: &str) -> Result<String, NodeError> {
+/// [`NodeError::Child`] when it cannot be started.
+pub fn spawn_node_script<I, S>(script: &Path, args: I) -> Result<ChildProcess, NodeError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let js = ensure_npm_installed()?;
-    let command = format!("node {}", script.display());
-    let output = run(
-        Command::new("node")
-            .arg(script)
-            .current_dir(&js)
-            .stdin(Stdio::piped()),
-        "node",
-        &command,
-        Some(stdin),
-    )?;
-    if !output.status.success() {
-        return Err(NodeError::ScriptFailed {
-            command,
-            status: output.status,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        });
-    }
-    String::from_utf8(output.stdout).map_err(|source| NodeError::OutputNotUtf8 { command, source })
+    let mut command = Command::new("node");
+    command.arg(script).args(args).current_dir(&js);
+    let name = script.file_name().map_or_else(
+        || script.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    spawn_tool(&name, "node", command)
 }
 
-/// Runs `cmd` with stdout and stderr captured, feeding `stdin` (if any) from another
-/// thread so that a child filling its stdout pipe cannot deadlock us.
-fn run(
-    cmd: &mut Command,
-    tool: &'static str,
-    command: &str,
-    stdin: Option<&str>,
-) -> Result<Output, NodeError> {
-    let spawn_error = |source: io::Error| {
-        if source.kind() == io::ErrorKind::NotFound {
+/// Runs `node <script>` in `tests/js` (see [`spawn_node_script`]), writes `stdin` to its
+/// standard input and returns its standard output, killing it after [`SCRIPT_TIMEOUT`].
+///
+/// # Errors
+/// As [`run_node_script_within`].
+pub fn run_node_script(script: &Path, stdin: &str) -> Result<String, NodeError> {
+    run_node_script_within(script, stdin, SCRIPT_TIMEOUT)
+}
+
+/// Like [`run_node_script`], killing the script after `limit`.
+///
+/// # Errors
+/// Those of [`spawn_node_script`]; [`NodeError::Child`] (quoting the script's stderr) when it
+/// exits unsuccessfully or runs longer than `limit`; [`NodeError::OutputNotUtf8`] when
+/// stdout is not UTF-8.
+pub fn run_node_script_within(
+    script: &Path,
+    stdin: &str,
+    limit: Duration,
+) -> Result<String, NodeError> {
+    let mut node = spawn_node_script(script, std::iter::empty::<&OsStr>())?;
+    node.feed_and_close(stdin.as_bytes().to_vec());
+    let stdout = node.output_within(limit)?;
+    String::from_utf8(stdout).map_err(|source| NodeError::OutputNotUtf8 {
+        command: format!("node {}", script.display()),
+        source,
+    })
+}
+
+/// Starts `command` (which runs `tool`) as a [`ChildProcess`] called `name`; a `tool` that
+/// is not installed is [`NodeError::ToolMissing`].
+fn spawn_tool(name: &str, tool: &'static str, command: Command) -> Result<ChildProcess, NodeError> {
+    ChildProcess::spawn(name, command).map_err(|error| match error {
+        ChildError::Spawn { source, .. } if source.kind() == io::ErrorKind::NotFound => {
             NodeError::ToolMissing { tool, source }
-        } else {
-            NodeError::Spawn {
-                command: command.to_owned(),
-                source,
-            }
         }
-    };
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn_error)?;
-    let writer = match (stdin, child.stdin.take()) {
-        (Some(input), Some(mut pipe)) => {
-            let input = input.to_owned();
-            Some(std::thread::spawn(move || pipe.write_all(input.as_bytes())))
-        }
-        _ => None,
-    };
-    let output = child
-        .wait_with_output()
-        .map_err(|source| NodeError::Spawn {
-            command: command.to_owned(),
-            source,
-        })?;
-    if let Some(writer) = writer {
-        // A child that exits without reading all its input breaks the pipe; its exit
-        // status and stderr say more than that write error, so only a panic is reported.
-        if writer.join().is_err() {
-            return Err(NodeError::Spawn {
-                command: command.to_owned(),
-                source: io::Error::other("the thread writing stdin panicked"),
-            });
-        }
-    }
-    Ok(output)
+        other => NodeError::Child(other),
+    })
 }
 
 /// `npm` is a batch file on Windows, which `Command` only finds under its full name.

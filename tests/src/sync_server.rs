@@ -6,17 +6,14 @@
 //! [`SyncServer::restart`] stops it and starts a fresh one (empty, like any restarted
 //! in-memory server) on the same port.
 
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::node::{NodeError, ensure_npm_installed, run_node_script};
+use crate::child_process::{ChildError, ChildProcess};
+use crate::node::{NodeError, run_node_script, spawn_node_script};
 
 /// How long [`SyncServer::start`] waits for the server's port line.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,34 +24,10 @@ pub enum SyncServerError {
     /// npm or a Node script failed (see [`NodeError`]).
     #[error(transparent)]
     Node(#[from] NodeError),
-    /// `node sync-server.mjs` could not be started.
-    #[error("could not start `node sync-server.mjs`")]
-    Spawn(#[source] io::Error),
-    /// The log file for the server's stderr could not be created.
-    #[error("could not create {}", .path.display())]
-    Log {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// The server printed no port within [`START_TIMEOUT`].
-    #[error("sync-server.mjs printed no port within {waited:?}; its stderr:\n{stderr}")]
-    StartTimeout {
-        /// How long we waited.
-        waited: Duration,
-        /// The server's stderr so far.
-        stderr: String,
-    },
-    /// The server exited before printing its port.
-    #[error("sync-server.mjs exited ({status:?}) before printing its port; its stderr:\n{stderr}")]
-    Exited {
-        /// Its exit status, when known.
-        status: Option<ExitStatus>,
-        /// Its stderr.
-        stderr: String,
-    },
+    /// `node sync-server.mjs` failed to start, or exited or stayed silent before printing
+    /// its port (with its stderr).
+    #[error(transparent)]
+    Child(#[from] ChildError),
     /// A script printed something other than the JSON its contract promises.
     #[error("{what} is not the expected JSON: {output}")]
     BadOutput {
@@ -80,12 +53,10 @@ pub struct SyncServerOptions {
 /// A running `tests/js/sync-server.mjs`; killed on drop.
 #[derive(Debug)]
 pub struct SyncServer {
-    child: Child,
-    /// Kept open: the server exits when its stdin closes.
-    _stdin: Option<ChildStdin>,
+    /// Its stdin stays open: the server exits when it closes.
+    process: ChildProcess,
     port: u16,
     options: SyncServerOptions,
-    stderr_log: PathBuf,
 }
 
 impl SyncServer {
@@ -98,92 +69,37 @@ impl SyncServer {
     }
 
     /// Starts an in-memory sync server as `options` say, and waits (up to [`START_TIMEOUT`])
-    /// until it listens. Its stderr goes to a log file, kept when the thread panics.
+    /// until it listens.
     ///
     /// # Errors
-    /// Those of [`ensure_npm_installed`]; [`SyncServerError::Spawn`],
-    /// [`SyncServerError::StartTimeout`], [`SyncServerError::Exited`],
-    /// [`SyncServerError::BadOutput`].
+    /// Those of [`spawn_node_script`]; [`SyncServerError::Child`] when it exits or stays
+    /// silent before its port line (with its stderr); [`SyncServerError::BadOutput`].
     pub fn start_with(options: SyncServerOptions) -> Result<Self, SyncServerError> {
-        let js = ensure_npm_installed()?;
-        let stderr_log = fresh_log_path();
-        let log = File::create(&stderr_log).map_err(|source| SyncServerError::Log {
-            path: stderr_log.clone(),
-            source,
-        })?;
-        let mut command = Command::new("node");
-        command.arg("sync-server.mjs");
+        let mut args: Vec<OsString> = Vec::new();
         if let Some(port) = options.port {
-            command.args(["--port", &port.to_string()]);
+            args.extend(["--port".into(), port.to_string().into()]);
         }
         if options.batch {
-            command.arg("--batch");
+            args.push("--batch".into());
         }
         if let Some(capture) = &options.capture {
-            command.arg("--capture").arg(capture);
+            args.extend(["--capture".into(), capture.into()]);
         }
-        let mut child = command
-            .current_dir(&js)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(|source| match source.kind() {
-                io::ErrorKind::NotFound => SyncServerError::Node(NodeError::ToolMissing {
-                    tool: "node",
-                    source,
-                }),
-                _ => SyncServerError::Spawn(source),
-            })?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take();
-        // From here on, dropping `server` kills the child if we return early.
-        let mut server = Self {
-            child,
-            _stdin: stdin,
-            port: 0,
-            options,
-            stderr_log,
-        };
-        let line = server.first_stdout_line(stdout)?;
-        let port = serde_json::from_str::<Value>(&line)
-            .ok()
-            .and_then(|info| info.get("port")?.as_u64())
+        let mut process = spawn_node_script(Path::new("sync-server.mjs"), args)?;
+        let info = process.ready_line(START_TIMEOUT)?;
+        let port = info
+            .get("port")
+            .and_then(Value::as_u64)
             .and_then(|port| u16::try_from(port).ok())
             .ok_or_else(|| SyncServerError::BadOutput {
                 what: "sync-server.mjs stdout",
-                output: line.chars().take(2000).collect(),
+                output: info.to_string().chars().take(2000).collect(),
             })?;
-        server.port = port;
-        Ok(server)
-    }
-
-    fn first_stdout_line(
-        &mut self,
-        stdout: Option<std::process::ChildStdout>,
-    ) -> Result<String, SyncServerError> {
-        let (tx, rx) = mpsc::channel();
-        if let Some(stdout) = stdout {
-            std::thread::spawn(move || {
-                let mut lines = BufReader::new(stdout).lines();
-                if let Some(Ok(first)) = lines.next() {
-                    // The receiver may have timed out and gone; nothing to do then.
-                    let _ = tx.send(first);
-                }
-                for _ in lines.by_ref() {}
-            });
-        }
-        match rx.recv_timeout(START_TIMEOUT) {
-            Ok(line) => Ok(line),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(SyncServerError::StartTimeout {
-                waited: START_TIMEOUT,
-                stderr: self.stderr_text(),
-            }),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(SyncServerError::Exited {
-                status: self.child.wait().ok(),
-                stderr: self.stderr_text(),
-            }),
-        }
+        Ok(Self {
+            process,
+            port,
+            options,
+        })
     }
 
     /// The port it listens on.
@@ -196,16 +112,15 @@ impl SyncServer {
         format!("ws://127.0.0.1:{}", self.port)
     }
 
-    /// The server's stderr so far (empty if the log cannot be read).
+    /// The end of the server's stderr so far.
     pub fn stderr_text(&self) -> String {
-        fs::read_to_string(&self.stderr_log).unwrap_or_default()
+        self.process.stderr_text()
     }
 
     /// Kills the server (its connections drop at once) and waits for it to exit.
     pub fn stop(&mut self) {
-        // Already exited is fine: either way it is gone.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // An error means it is gone already: either way it is gone.
+        let _ = self.process.kill();
     }
 
     /// Stops the server and starts a new, empty one on the same port with the same options.
@@ -218,36 +133,9 @@ impl SyncServer {
             port: Some(self.port),
             ..self.options.clone()
         };
-        let fresh = Self::start_with(options)?;
-        // The old log is replaced by the new one; the old process is already gone.
-        let old = std::mem::replace(self, fresh);
-        drop(old);
+        *self = Self::start_with(options)?;
         Ok(())
     }
-}
-
-impl Drop for SyncServer {
-    fn drop(&mut self) {
-        self.stop();
-        if std::thread::panicking() {
-            eprintln!(
-                "sync-server.mjs stderr kept in {}",
-                self.stderr_log.display()
-            );
-        } else {
-            // A leftover log in the temp dir is harmless.
-            let _ = fs::remove_file(&self.stderr_log);
-        }
-    }
-}
-
-fn fresh_log_path() -> PathBuf {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!(
-        "jazz-req-sync-server-{}-{n}.stderr.log",
-        std::process::id()
-    ))
 }
 
 /// Runs `tests/js/sync-peer.mjs` (a cojson client of a sync server) with `input` and returns

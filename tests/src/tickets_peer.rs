@@ -14,19 +14,15 @@
 //!
 //! The ticket schemas themselves are the seed example's, `jazz_req_examples::event_tickets`.
 
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::path::Path;
 use std::time::Duration;
 
 use jazz_req::prelude::*;
 use jazz_req::schema::MAX_SAFE_INTEGER;
 use serde_json::{Map, Value, json};
 
-use crate::node::{NodeError, ensure_npm_installed, run_node_script};
+use crate::child_process::{ChildError, ChildProcess};
+use crate::node::{NodeError, run_node_script, spawn_node_script};
 use crate::ts_peer::{TsPeerError, http_request};
 
 /// How long [`TicketsWorker::start`] waits for the worker's first stdout line.
@@ -185,23 +181,10 @@ pub enum TicketsPeerError {
     /// An HTTP exchange with the worker failed.
     #[error(transparent)]
     Http(#[from] TsPeerError),
-    /// A process or file operation failed.
-    #[error("{action}")]
-    Io {
-        /// What was being done.
-        action: String,
-        /// Why it failed.
-        #[source]
-        source: io::Error,
-    },
-    /// `tickets-worker.mjs` did not print its line.
-    #[error("tickets-worker.mjs did not start ({reason}); its stderr:\n{stderr}")]
-    Start {
-        /// What happened instead.
-        reason: String,
-        /// The worker's stderr.
-        stderr: String,
-    },
+    /// `tickets-worker.mjs` failed to start, or exited or stayed silent before its line
+    /// (with its stderr).
+    #[error(transparent)]
+    Child(#[from] ChildError),
     /// A script's output is not the JSON its contract promises.
     #[error("{what} is not the expected JSON: {output}")]
     BadOutput {
@@ -217,11 +200,6 @@ fn bad_output(what: &'static str, output: &str) -> TicketsPeerError {
         what,
         output: output.chars().take(2000).collect(),
     }
-}
-
-fn io_error(action: impl Into<String>) -> impl FnOnce(io::Error) -> TicketsPeerError {
-    let action = action.into();
-    move |source| TicketsPeerError::Io { action, source }
 }
 
 /// The last non-empty line of a script's stdout, as JSON.
@@ -257,7 +235,8 @@ pub fn run_schema_roundtrip(input: &Value) -> Result<Value, TicketsPeerError> {
 /// A running `tests/js/tickets-worker.mjs`; the Node process is killed on drop.
 #[derive(Debug)]
 pub struct TicketsWorker {
-    process: WorkerProcess,
+    /// Its stdin stays open: the worker exits when it closes.
+    process: ChildProcess,
     /// `http://127.0.0.1:<port>`, the base URL of the route.
     pub url: String,
     /// The worker's account.
@@ -275,40 +254,14 @@ impl TicketsWorker {
     /// waits (up to [`START_TIMEOUT`]) until it listens.
     ///
     /// # Errors
-    /// Those of [`ensure_npm_installed`]; [`TicketsPeerError::Start`] with the worker's
-    /// stderr; [`TicketsPeerError::BadOutput`].
+    /// Those of [`spawn_node_script`]; [`TicketsPeerError::Child`] when it exits or stays
+    /// silent before its line (with its stderr); [`TicketsPeerError::BadOutput`].
     pub fn start(capacity: u32) -> Result<Self, TicketsPeerError> {
-        let js = ensure_npm_installed()?;
-        let stderr_log = fresh_log_path();
-        let log = File::create(&stderr_log).map_err(io_error(format!(
-            "could not create {}",
-            stderr_log.display()
-        )))?;
-        let mut child = Command::new("node")
-            .arg("tickets-worker.mjs")
-            .current_dir(&js)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(io_error("could not start `node tickets-worker.mjs`"))?;
-        let stdout = child.stdout.take();
-        // From here on, dropping `process` kills the child.
-        let mut process = WorkerProcess {
-            stdin: child.stdin.take(),
-            child,
-            stderr_log,
-        };
+        let mut process = spawn_node_script(Path::new("tickets-worker.mjs"), [""; 0])?;
         let input = json!({"name": "Ticket worker", "capacity": capacity});
-        if let Some(pipe) = process.stdin.as_mut() {
-            let written = writeln!(pipe, "{input}").and_then(|()| pipe.flush());
-            if let Err(e) = written {
-                return Err(process.start_error(format!("writing its input failed: {e}")));
-            }
-        }
-        let line = process.first_line(stdout)?;
-        let info: Value = serde_json::from_str(&line)
-            .map_err(|_| bad_output("tickets-worker.mjs stdout", &line))?;
+        process.write_line(&input.to_string())?;
+        let info = process.ready_line(START_TIMEOUT)?;
+        let line = info.to_string();
         let id = |key: &str| {
             info.get(key)
                 .and_then(Value::as_str)
@@ -334,7 +287,7 @@ impl TicketsWorker {
         })
     }
 
-    /// The worker's stderr so far (empty if the log cannot be read).
+    /// The end of the worker's stderr so far.
     pub fn stderr_text(&self) -> String {
         self.process.stderr_text()
     }
@@ -363,81 +316,4 @@ impl TicketsWorker {
             "eventPieces": self.event_pieces,
         })
     }
-}
-
-/// The Node process of a [`TicketsWorker`], killed on drop.
-#[derive(Debug)]
-struct WorkerProcess {
-    child: Child,
-    /// Kept open: the worker exits when its stdin closes.
-    stdin: Option<ChildStdin>,
-    stderr_log: PathBuf,
-}
-
-impl WorkerProcess {
-    fn stderr_text(&self) -> String {
-        fs::read_to_string(&self.stderr_log).unwrap_or_default()
-    }
-
-    fn start_error(&self, reason: String) -> TicketsPeerError {
-        TicketsPeerError::Start {
-            reason,
-            stderr: self.stderr_text(),
-        }
-    }
-
-    /// Reads the first stdout line on a helper thread (which then drains stdout).
-    fn first_line(
-        &mut self,
-        stdout: Option<std::process::ChildStdout>,
-    ) -> Result<String, TicketsPeerError> {
-        let (tx, rx) = mpsc::channel();
-        if let Some(stdout) = stdout {
-            std::thread::spawn(move || {
-                let mut lines = BufReader::new(stdout).lines();
-                if let Some(Ok(first)) = lines.next() {
-                    // The receiver may have given up; nothing to do then.
-                    let _ = tx.send(first);
-                }
-                for _ in lines.by_ref() {}
-            });
-        }
-        match rx.recv_timeout(START_TIMEOUT) {
-            Ok(line) => Ok(line),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                Err(self.start_error(format!("no line within {START_TIMEOUT:?}")))
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let status = self.child.wait().ok();
-                Err(self.start_error(format!("exited ({status:?}) before printing its line")))
-            }
-        }
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        // Closing stdin asks the worker to exit; kill it anyway so nothing lingers.
-        drop(self.stdin.take());
-        // Errors mean the process is already gone.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "tickets-worker.mjs stderr kept in {}",
-                self.stderr_log.display()
-            );
-        } else {
-            let _ = fs::remove_file(&self.stderr_log);
-        }
-    }
-}
-
-fn fresh_log_path() -> PathBuf {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!(
-        "jazz-req-tickets-worker-{}-{n}.stderr.log",
-        std::process::id()
-    ))
 }

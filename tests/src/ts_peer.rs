@@ -8,18 +8,15 @@
 //! - [`http_request`] is a tiny HTTP/1.1 client over [`TcpStream`], enough to post raw
 //!   (replayed, tampered, concurrent) bodies to any worker without an HTTP dependency.
 
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::node::{NodeError, ensure_npm_installed, run_node_script};
+use crate::child_process::{ChildError, ChildProcess};
+use crate::node::{NodeError, ensure_npm_installed, run_node_script, spawn_node_script};
 
 /// How long [`TsWorker::start`] waits for the worker's first stdout line.
 pub const WORKER_START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,34 +30,10 @@ pub enum TsPeerError {
     /// npm or a Node script failed (see [`NodeError`]).
     #[error(transparent)]
     Node(#[from] NodeError),
-    /// `node ts-worker.mjs` could not be started.
-    #[error("could not start `node ts-worker.mjs`")]
-    Spawn(#[source] io::Error),
-    /// A file or pipe operation failed.
-    #[error("{action}")]
-    Io {
-        /// What was being done.
-        action: String,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// The worker printed nothing within [`WORKER_START_TIMEOUT`].
-    #[error("ts-worker.mjs printed no line within {waited:?}; its stderr:\n{stderr}")]
-    StartTimeout {
-        /// How long we waited.
-        waited: Duration,
-        /// The worker's standard error output so far.
-        stderr: String,
-    },
-    /// The worker exited before printing its line.
-    #[error("ts-worker.mjs exited ({status:?}) before printing its line; its stderr:\n{stderr}")]
-    WorkerExited {
-        /// Its exit status, when known.
-        status: Option<ExitStatus>,
-        /// Its standard error output.
-        stderr: String,
-    },
+    /// `node ts-worker.mjs` failed to start, or exited or stayed silent before its line
+    /// (with its stderr).
+    #[error(transparent)]
+    Child(#[from] ChildError),
     /// A script's output is not the JSON its contract promises.
     #[error("{what} is not the expected JSON: {output}")]
     BadOutput {
@@ -102,16 +75,14 @@ fn bad_output(what: &'static str, output: &str) -> TsPeerError {
 /// A running `tests/js/ts-worker.mjs`; the Node process is killed on drop.
 #[derive(Debug)]
 pub struct TsWorker {
-    child: Child,
-    /// Kept open: the worker exits when its stdin closes.
-    stdin: Option<ChildStdin>,
+    /// Its stdin stays open: the worker exits when it closes.
+    process: ChildProcess,
     url: String,
     addr: String,
     worker_account_id: String,
     worker_pieces: Vec<Value>,
     event_id: String,
     event_pieces: Vec<Value>,
-    stderr_log: PathBuf,
     startup: Duration,
 }
 
@@ -120,12 +91,9 @@ impl TsWorker {
     /// (`sealerSecret_z…/signerSecret_z…`), with an event of `capacity` seats, and waits
     /// (up to [`WORKER_START_TIMEOUT`]) until it listens.
     ///
-    /// The worker's stderr goes to a log file ([`TsWorker::stderr_log`]), removed on drop
-    /// unless the thread is panicking (a failing test keeps it and prints its path).
-    ///
     /// # Errors
-    /// Those of [`ensure_npm_installed`]; [`TsPeerError::Spawn`], [`TsPeerError::StartTimeout`],
-    /// [`TsPeerError::WorkerExited`] (with the worker's stderr), [`TsPeerError::BadOutput`].
+    /// Those of [`spawn_node_script`]; [`TsPeerError::Child`] when it exits or stays silent
+    /// before its line (with its stderr); [`TsPeerError::BadOutput`].
     pub fn start(agent_secret: &str, capacity: u32) -> Result<Self, TsPeerError> {
         Self::start_with(agent_secret, capacity, None)
     }
@@ -141,70 +109,18 @@ impl TsWorker {
         capacity: u32,
         sync_latency: Option<Duration>,
     ) -> Result<Self, TsPeerError> {
-        let js = ensure_npm_installed()?;
+        // Not counted in the start-up time: `npm ci` when the packages are not installed yet.
+        ensure_npm_installed()?;
         let started = Instant::now();
-        let stderr_log = fresh_log_path();
-        let log = File::create(&stderr_log).map_err(|source| TsPeerError::Io {
-            action: format!("could not create {}", stderr_log.display()),
-            source,
-        })?;
-        let mut child = Command::new("node")
-            .arg("ts-worker.mjs")
-            .current_dir(&js)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(|source| match source.kind() {
-                io::ErrorKind::NotFound => TsPeerError::Node(NodeError::ToolMissing {
-                    tool: "node",
-                    source,
-                }),
-                _ => TsPeerError::Spawn(source),
-            })?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take();
-        // From here on, dropping `guard` kills the child if we return early.
-        let mut guard = Self {
-            child,
-            stdin,
-            url: String::new(),
-            addr: String::new(),
-            worker_account_id: String::new(),
-            worker_pieces: Vec::new(),
-            event_id: String::new(),
-            event_pieces: Vec::new(),
-            stderr_log,
-            startup: Duration::ZERO,
-        };
-
+        let mut process = spawn_node_script(Path::new("ts-worker.mjs"), [""; 0])?;
         let mut input =
             json!({ "agentSecret": agent_secret, "name": "Worker", "capacity": capacity });
         if let Some(latency) = sync_latency {
             input["syncLatencyMs"] = json!(latency.as_millis());
         }
-        let write = guard
-            .stdin
-            .as_mut()
-            .map(|pipe| writeln!(pipe, "{input}").and_then(|()| pipe.flush()));
-        if let Some(Err(source)) = write {
-            // The worker died at once; what it printed says more than the broken pipe.
-            let status = guard.child.wait().ok();
-            return Err(match status {
-                Some(status) => TsPeerError::WorkerExited {
-                    status: Some(status),
-                    stderr: guard.stderr_text(),
-                },
-                None => TsPeerError::Io {
-                    action: "could not write the worker's input".to_owned(),
-                    source,
-                },
-            });
-        }
-
-        let line = guard.first_stdout_line(stdout)?;
-        let info: Value =
-            serde_json::from_str(&line).map_err(|_| bad_output("ts-worker.mjs stdout", &line))?;
+        process.write_line(&input.to_string())?;
+        let info = process.ready_line(WORKER_START_TIMEOUT)?;
+        let line = info.to_string();
         let text = |key: &str| info.get(key).and_then(Value::as_str).map(str::to_owned);
         let list = |key: &str| info.get(key).and_then(Value::as_array).cloned();
         let (Some(url), Some(worker_account_id), Some(event_id)) =
@@ -219,46 +135,16 @@ impl TsWorker {
         let Some(addr) = url.strip_prefix("http://") else {
             return Err(bad_output("ts-worker.mjs url", &url));
         };
-        guard.addr = addr.trim_end_matches('/').to_owned();
-        guard.url = url;
-        guard.worker_account_id = worker_account_id;
-        guard.worker_pieces = worker_pieces;
-        guard.event_id = event_id;
-        guard.event_pieces = event_pieces;
-        guard.startup = started.elapsed();
-        Ok(guard)
-    }
-
-    /// Reads the first stdout line on a helper thread (which then drains stdout until EOF).
-    fn first_stdout_line(
-        &mut self,
-        stdout: Option<std::process::ChildStdout>,
-    ) -> Result<String, TsPeerError> {
-        let (tx, rx) = mpsc::channel();
-        if let Some(stdout) = stdout {
-            std::thread::spawn(move || {
-                let mut lines = BufReader::new(stdout).lines();
-                if let Some(Ok(first)) = lines.next() {
-                    // The receiver may have timed out and gone; nothing to do then.
-                    let _ = tx.send(first);
-                }
-                for _ in lines.by_ref() {}
-            });
-        }
-        match rx.recv_timeout(WORKER_START_TIMEOUT) {
-            Ok(line) => Ok(line),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(TsPeerError::StartTimeout {
-                waited: WORKER_START_TIMEOUT,
-                stderr: self.stderr_text(),
-            }),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let status = self.child.wait().ok();
-                Err(TsPeerError::WorkerExited {
-                    status,
-                    stderr: self.stderr_text(),
-                })
-            }
-        }
+        Ok(Self {
+            process,
+            addr: addr.trim_end_matches('/').to_owned(),
+            url,
+            worker_account_id,
+            worker_pieces,
+            event_id,
+            event_pieces,
+            startup: started.elapsed(),
+        })
     }
 
     /// `http://127.0.0.1:<port>`, the base URL of the routes.
@@ -296,14 +182,9 @@ impl TsWorker {
         self.startup
     }
 
-    /// The file that receives the worker's stderr.
-    pub fn stderr_log(&self) -> &Path {
-        &self.stderr_log
-    }
-
-    /// The worker's stderr so far (empty if the log cannot be read).
+    /// The end of the worker's stderr so far.
     pub fn stderr_text(&self) -> String {
-        fs::read_to_string(&self.stderr_log).unwrap_or_default()
+        self.process.stderr_text()
     }
 
     /// How many times the handler callback of `route` (`echo`, `fail`,
@@ -344,31 +225,6 @@ impl TsWorker {
             "requests": requests,
         })
     }
-}
-
-impl Drop for TsWorker {
-    fn drop(&mut self) {
-        // Closing stdin asks the worker to exit; kill it anyway so nothing lingers.
-        drop(self.stdin.take());
-        // Errors here mean the process is already gone: nothing left to clean up.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("ts-worker.mjs stderr kept in {}", self.stderr_log.display());
-        } else {
-            let _ = fs::remove_file(&self.stderr_log);
-        }
-    }
-}
-
-/// A fresh path in the system temporary directory for a worker's stderr.
-fn fresh_log_path() -> PathBuf {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!(
-        "jazz-req-ts-worker-{}-{n}.stderr.log",
-        std::process::id()
-    ))
 }
 
 /// Runs `tests/js/ts-client.mjs` with `input` (see the script's header, or

@@ -1,24 +1,26 @@
 //! Workers as real child processes: the `interop_worker` and `seed_event` examples, built
 //! once per test binary with the cargo that runs the tests, started on a SQLite store with a
-//! worker account made for them, killed (SIGKILL) or stopped (SIGTERM) at will.
+//! worker account made for them (alone, or as a peer of a sync server), killed (SIGKILL) or
+//! stopped (SIGTERM) at will.
 //!
 //! `JAZZ_REQ_INTEROP_WORKER=/path/to/interop_worker` runs the tests against another build of
 //! the worker (e.g. a deliberately broken one) instead of building this workspace's.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jazz_req_core::cojson::LocalNode;
 use jazz_req_core::crypto::random::new_random_agent_secret;
 use jazz_req_core::crypto::{AgentSecret, CoID};
 use jazz_req_core::storage::SqliteStorage;
 use serde_json::Value;
+
+use crate::child_process::{ChildError, ChildProcess};
 
 /// The examples this module runs.
 pub const EXAMPLES: [&str; 2] = ["interop_worker", "seed_event"];
@@ -28,9 +30,6 @@ pub const WORKER_OVERRIDE: &str = "JAZZ_REQ_INTEROP_WORKER";
 
 /// How long a worker may take to print its first line.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The last this many bytes of a worker's stderr are kept for error messages.
-const STDERR_KEPT: usize = 16 * 1024;
 
 /// What can go wrong while building, starting or stopping the examples.
 #[derive(Debug, thiserror::Error)]
@@ -55,14 +54,10 @@ pub enum ProcessError {
     /// Cargo built, but did not name one of the examples' executables.
     #[error("cargo did not report the executable of the example {0}")]
     NotBuilt(String),
-    /// The worker exited or went silent before saying where it listens.
-    #[error("the worker did not start ({reason}); its stderr:\n{stderr}")]
-    NotStarted {
-        /// What happened.
-        reason: String,
-        /// The end of its stderr.
-        stderr: String,
-    },
+    /// The worker did not start (it exited or went silent before saying where it listens),
+    /// or could not be stopped (with its stderr).
+    #[error(transparent)]
+    Child(#[from] ChildError),
     /// A program printed something else than the JSON line expected.
     #[error("{program} printed {line:?}, not the JSON line expected")]
     UnexpectedOutput {
@@ -79,9 +74,6 @@ pub enum ProcessError {
         /// What it said.
         stderr: String,
     },
-    /// The worker did not exit in time after SIGTERM.
-    #[error("the worker still runs {0:?} after SIGTERM")]
-    NoExit(Duration),
     /// Creating the worker account failed.
     #[error("creating the worker account: {0}")]
     Account(String),
@@ -109,19 +101,45 @@ impl Examples {
     }
 }
 
+/// Which cargo profile to build in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// `dev`, what `cargo test` builds the examples in (up to date after it).
+    Dev,
+    /// `--release`, for measurements.
+    Release,
+}
+
 /// Builds the examples (once per process, in the dev profile: after `cargo test
 /// --workspace`, which builds the examples too, the build finds them up to date) and
-/// returns their paths.
+/// returns their paths; [`WORKER_OVERRIDE`] names another `interop_worker`.
 pub fn examples() -> Result<Examples, Arc<ProcessError>> {
     static BUILT: OnceLock<Result<Examples, Arc<ProcessError>>> = OnceLock::new();
     static BUILDING: Mutex<()> = Mutex::new(());
     let _one_at_a_time = BUILDING.lock().unwrap_or_else(PoisonError::into_inner);
     BUILT
-        .get_or_init(|| build_examples().map_err(Arc::new))
+        .get_or_init(|| {
+            let mut paths = build_examples(&EXAMPLES, Profile::Dev)?;
+            if let Some(path) = std::env::var_os(WORKER_OVERRIDE) {
+                paths.insert("interop_worker".to_owned(), PathBuf::from(path));
+            }
+            Ok(Examples { paths })
+        })
         .clone()
 }
 
-fn build_examples() -> Result<Examples, ProcessError> {
+/// Builds the examples `names` of this workspace with the cargo running the tests (the
+/// whole workspace's features, as `cargo test --workspace` resolves them, so that a dev
+/// build after it is up to date at once) and returns their executables, by name.
+///
+/// # Errors
+/// [`ProcessError::Spawn`] when cargo cannot be run, [`ProcessError::Build`] (with cargo's
+/// stderr) when the build fails, [`ProcessError::NotBuilt`] when cargo names no executable
+/// for one of `names`.
+pub fn build_examples(
+    names: &[&str],
+    profile: Profile,
+) -> Result<HashMap<String, PathBuf>, ProcessError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let mut command = Command::new(&cargo);
@@ -130,8 +148,11 @@ fn build_examples() -> Result<Examples, ProcessError> {
         .arg("--manifest-path")
         .arg(&manifest)
         .args(["--workspace", "--message-format=json-render-diagnostics"]);
-    for example in EXAMPLES {
-        command.args(["--example", example]);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
+    for name in names {
+        command.args(["--example", name]);
     }
     let output = command
         .stdin(Stdio::null())
@@ -153,21 +174,16 @@ fn build_examples() -> Result<Examples, ProcessError> {
         };
         let name = message["target"]["name"].as_str().unwrap_or_default();
         if message["reason"] == "compiler-artifact"
-            && EXAMPLES.contains(&name)
+            && names.contains(&name)
             && let Some(executable) = message["executable"].as_str()
         {
             paths.insert(name.to_owned(), PathBuf::from(executable));
         }
     }
-    if let Some(path) = std::env::var_os(WORKER_OVERRIDE) {
-        paths.insert("interop_worker".to_owned(), PathBuf::from(path));
+    match names.iter().find(|name| !paths.contains_key(**name)) {
+        Some(missing) => Err(ProcessError::NotBuilt((*missing).to_owned())),
+        None => Ok(paths),
     }
-    for example in EXAMPLES {
-        if !paths.contains_key(example) {
-            return Err(ProcessError::NotBuilt(example.to_owned()));
-        }
-    }
-    Ok(Examples { paths })
 }
 
 /// A worker's credentials (`JAZZ_WORKER_ACCOUNT`, `JAZZ_WORKER_SECRET`).
@@ -268,19 +284,51 @@ pub fn seed_event(
 /// A running `interop_worker`. Dropping it kills it.
 #[derive(Debug)]
 pub struct WorkerProcess {
-    child: Child,
+    process: ChildProcess,
     addr: SocketAddr,
     account: CoID,
-    stderr: Arc<Mutex<String>>,
 }
 
 impl WorkerProcess {
-    /// Starts `interop_worker --listen 127.0.0.1:0 --store STORE` and waits for its first
-    /// line.
+    /// Starts `interop_worker --listen 127.0.0.1:0 --store STORE`, a worker on its store
+    /// alone, and waits for its first line.
+    ///
+    /// # Errors
+    /// [`ProcessError::Child`] when it cannot be started, or exits or stays silent before
+    /// its line; [`ProcessError::UnexpectedOutput`].
     pub fn start(
         examples: &Examples,
         credentials: &Credentials,
         store: &Path,
+    ) -> Result<Self, ProcessError> {
+        Self::spawn(examples, credentials, store, &[])
+    }
+
+    /// Starts `interop_worker --listen 127.0.0.1:0 --store STORE --sync-server URL`: a worker
+    /// on its store that is a peer of the sync server at `sync_server` (its account may be
+    /// on the server only), and waits for its first line.
+    ///
+    /// # Errors
+    /// As [`WorkerProcess::start`].
+    pub fn start_with_sync_server(
+        examples: &Examples,
+        credentials: &Credentials,
+        store: &Path,
+        sync_server: &str,
+    ) -> Result<Self, ProcessError> {
+        Self::spawn(
+            examples,
+            credentials,
+            store,
+            &["--sync-server", sync_server],
+        )
+    }
+
+    fn spawn(
+        examples: &Examples,
+        credentials: &Credentials,
+        store: &Path,
+        more_args: &[&str],
     ) -> Result<Self, ProcessError> {
         let program = examples.interop_worker();
         let mut command = Command::new(program);
@@ -288,70 +336,30 @@ impl WorkerProcess {
         command
             .args(["--listen", "127.0.0.1:0", "--store"])
             .arg(store)
+            .args(more_args)
             .env(
                 "RUST_LOG",
                 std::env::var("WORKER_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|source| ProcessError::Spawn {
-            command: program.display().to_string(),
-            source,
-        })?;
-        let stderr = Arc::new(Mutex::new(String::new()));
-        if let Some(pipe) = child.stderr.take() {
-            let kept = stderr.clone();
-            std::thread::spawn(move || keep_tail(pipe, &kept));
-        }
-        let (first_line, line) = mpsc::channel();
-        if let Some(pipe) = child.stdout.take() {
-            std::thread::spawn(move || {
-                let mut lines = BufReader::new(pipe).lines();
-                let _ = first_line.send(lines.next());
-                // Read on, so that the worker never blocks on a full pipe.
-                for _ in lines {}
-            });
-        }
-        let not_started = |reason: String, child: &mut Child| {
-            let _ = child.kill();
-            let _ = child.wait();
-            // Give the stderr thread a moment to read the end.
-            std::thread::sleep(Duration::from_millis(50));
-            ProcessError::NotStarted {
-                reason,
-                stderr: stderr.lock().map(|s| s.clone()).unwrap_or_default(),
-            }
-        };
-        let line = match line.recv_timeout(START_TIMEOUT) {
-            Ok(Some(Ok(line))) => line,
-            Ok(_) => return Err(not_started("it closed stdout".into(), &mut child)),
-            Err(_) => {
-                return Err(not_started(
-                    format!("no line on stdout after {START_TIMEOUT:?}"),
-                    &mut child,
-                ));
-            }
-        };
-        let parsed: Option<(SocketAddr, CoID)> =
-            serde_json::from_str::<Value>(&line).ok().and_then(|v| {
-                let addr = v["listening"].as_str()?.parse().ok()?;
-                let account = CoID::parse(v["account"].as_str()?).ok()?;
-                Some((addr, account))
-            });
+            );
+        let mut process = ChildProcess::spawn("interop_worker", command)?;
+        // Nothing to read: it exits on signals only.
+        process.close_stdin();
+        let line = process.ready_line(START_TIMEOUT)?;
+        let parsed: Option<(SocketAddr, CoID)> = (|| {
+            let addr = line["listening"].as_str()?.parse().ok()?;
+            let account = CoID::parse(line["account"].as_str()?).ok()?;
+            Some((addr, account))
+        })();
         let Some((addr, account)) = parsed else {
-            let _ = child.kill();
-            let _ = child.wait();
             return Err(ProcessError::UnexpectedOutput {
                 program: "interop_worker",
-                line,
+                line: line.to_string(),
             });
         };
         Ok(Self {
-            child,
+            process,
             addr,
             account,
-            stderr,
         })
     }
 
@@ -367,86 +375,28 @@ impl WorkerProcess {
 
     /// Its process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// The end of what it wrote on stderr so far.
     pub fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        self.process.stderr_text()
     }
 
-    /// SIGKILL (what `Child::kill` sends on unix), then reaps it.
+    /// SIGKILL, then reaps it.
+    ///
+    /// # Errors
+    /// [`ProcessError::Child`] when it cannot be killed or waited for.
     pub fn kill(mut self) -> Result<ExitStatus, ProcessError> {
-        let spawn_error = |source| ProcessError::Spawn {
-            command: "kill -KILL".into(),
-            source,
-        };
-        self.child.kill().map_err(spawn_error)?;
-        self.child.wait().map_err(spawn_error)
+        Ok(self.process.kill()?)
     }
 
-    /// SIGTERM (through `kill -TERM PID`), then waits up to `timeout` for it to exit.
+    /// SIGTERM, then waits up to `timeout` for it to exit.
+    ///
+    /// # Errors
+    /// [`ProcessError::Child`] when the signal cannot be sent or it still runs after
+    /// `timeout` (with its stderr).
     pub fn terminate(mut self, timeout: Duration) -> Result<ExitStatus, ProcessError> {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .map_err(|source| ProcessError::Spawn {
-                command: format!("kill -TERM {pid}"),
-                source,
-            })?;
-        if !status.success() {
-            return Err(ProcessError::Spawn {
-                command: format!("kill -TERM {pid}"),
-                source: io::Error::other(format!("kill exited with {status}")),
-            });
-        }
-        let started = Instant::now();
-        loop {
-            let waited = self
-                .child
-                .try_wait()
-                .map_err(|source| ProcessError::Spawn {
-                    command: "waiting for the worker".into(),
-                    source,
-                })?;
-            if let Some(status) = waited {
-                return Ok(status);
-            }
-            if started.elapsed() > timeout {
-                return Err(ProcessError::NoExit(timeout));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Reads `pipe` to its end, keeping the last [`STDERR_KEPT`] bytes in `kept`.
-fn keep_tail(mut pipe: impl Read, kept: &Mutex<String>) {
-    let mut buffer = [0u8; 4096];
-    while let Ok(n) = pipe.read(&mut buffer) {
-        if n == 0 {
-            break;
-        }
-        let Ok(mut text) = kept.lock() else {
-            break;
-        };
-        text.push_str(&String::from_utf8_lossy(&buffer[..n]));
-        if text.len() > STDERR_KEPT {
-            let mut cut = text.len() - STDERR_KEPT;
-            while !text.is_char_boundary(cut) {
-                cut += 1;
-            }
-            text.drain(..cut);
-        }
+        Ok(self.process.terminate(timeout)?)
     }
 }

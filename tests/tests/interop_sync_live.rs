@@ -33,8 +33,10 @@ use jazz_req::request::SignedBody;
 use jazz_req::schema::MAX_SAFE_INTEGER;
 use jazz_req_examples::echo::Echo;
 use jazz_req_examples::event_tickets::BookEventTicket;
-use jazz_req_tests::sync_apps::{JsCrypto, JsSyncWorker, build_examples, run_sync_app};
+use jazz_req_tests::child_process::ChildProcess;
+use jazz_req_tests::sync_apps::{JsCrypto, JsSyncWorker, run_sync_app};
 use jazz_req_tests::sync_server::SyncServer;
+use jazz_req_tests::worker_process::{Profile, build_examples};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------
@@ -564,7 +566,7 @@ async fn interop_client_books_from_a_jazz_tools_worker_through_the_sync_server()
     const CAPACITY: usize = 3;
     const BUYERS: usize = 9;
     let started = Instant::now();
-    let built = tokio::task::spawn_blocking(|| build_examples(&["interop_client"], false));
+    let built = tokio::task::spawn_blocking(|| build_examples(&["interop_client"], Profile::Dev));
     let server = start_sync_server().await;
     let url = server.url();
     let js = js_worker(&url).await;
@@ -649,17 +651,6 @@ fn run_load(load: &PathBuf, args: &[String]) -> Value {
     serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
 }
 
-/// A child process killed (and waited for) on drop, also when the test fails.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        // Already gone is fine.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The CPU time (user + system) process `pid` has used, from `/proc` (Linux only).
 fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -678,33 +669,25 @@ fn load_rust_and_jazz_tools_workers_through_one_sync_server() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(3000);
-    let paths = build_examples(&["interop_worker", "load"], true).unwrap_or_else(|e| panic!("{e}"));
+    let paths = build_examples(&["interop_worker", "load"], Profile::Release)
+        .unwrap_or_else(|e| panic!("{e}"));
     let server = SyncServer::start().unwrap();
     let url = server.url();
 
     // The Rust worker: the interop_worker example, a peer of the sync server, on a new store.
     let made = run_sync_app(&json!({"op": "account", "url": url, "name": "Rust worker"})).unwrap();
     let store = Store::fresh("load-interop-worker");
-    let mut rust = KillOnDrop(
-        Command::new(&paths["interop_worker"])
-            .args(["--listen", "127.0.0.1:0", "--sync-server", &url, "--store"])
-            .arg(&store.0)
-            .env("JAZZ_WORKER_ACCOUNT", made["accountID"].as_str().unwrap())
-            .env("JAZZ_WORKER_SECRET", made["agentSecret"].as_str().unwrap())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let rust_line = {
-        use std::io::BufRead as _;
-        let mut line = String::new();
-        std::io::BufReader::new(rust.0.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        serde_json::from_str::<Value>(&line).unwrap_or_else(|_| panic!("interop_worker: {line}"))
-    };
+    let mut command = Command::new(&paths["interop_worker"]);
+    command
+        .args(["--listen", "127.0.0.1:0", "--sync-server", &url, "--store"])
+        .arg(&store.0)
+        .env("JAZZ_WORKER_ACCOUNT", made["accountID"].as_str().unwrap())
+        .env("JAZZ_WORKER_SECRET", made["agentSecret"].as_str().unwrap());
+    // Killed on drop, also when the test fails (its stderr printed then).
+    let mut rust = ChildProcess::spawn("interop_worker", command).unwrap();
+    let rust_line = rust
+        .ready_line(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
     let rust_url = format!("http://{}", rust_line["listening"].as_str().unwrap());
     // LOAD_JS_CRYPTO=napi runs the jazz-tools worker on cojson's native crypto instead of
     // startWorker's default (WebAssembly).
@@ -766,7 +749,7 @@ fn load_rust_and_jazz_tools_workers_through_one_sync_server() {
         .map(|s| (*s).to_owned())
         .collect();
         let worker_pid = if label == "rust" {
-            rust.0.id()
+            rust.pid()
         } else {
             js.pid()
         };
