@@ -49,8 +49,16 @@ pub struct LocalNode {
     pub(crate) storage: Option<std::sync::Arc<dyn crate::storage::Storage>>,
     /// Imported content not yet stored.
     pub(crate) unsaved: Vec<ContentMessage>,
+    /// Whether imported content is queued (in `unsaved`) even without a storage: for a node
+    /// whose owner takes it to push to a sync server.
+    pub(crate) queue_imports: bool,
     /// CoValues this node wrote to since the last flush.
     pub(crate) dirty: Vec<CoID>,
+    /// For a CoValue of `dirty` that this node did not create: what it held just before this
+    /// node's first write to it since the last flush. All of that is stored or queued in
+    /// `unsaved` already, so what to store of it is exactly its content since then (no
+    /// look-up in the storage, and nothing queued twice).
+    pub(crate) queued_from: HashMap<CoID, super::KnownState>,
     /// CoValues this node created since the last flush: none of them is stored yet, so
     /// flushing them needs no look-up in the storage.
     pub(crate) created: std::collections::HashSet<CoID>,
@@ -83,7 +91,9 @@ impl LocalNode {
             sessions: None,
             storage: None,
             unsaved: Vec::new(),
+            queue_imports: false,
             dirty: Vec::new(),
+            queued_from: HashMap::new(),
             created: std::collections::HashSet::new(),
             deferring: false,
             unsigned: Vec::new(),
@@ -151,6 +161,32 @@ impl LocalNode {
         self.created.retain(|id| !ids.contains(id));
         self.unsigned.retain(|id| !ids.contains(id));
         if groups_changed {
+            self.group_generation += 1;
+        }
+    }
+
+    /// Like [`LocalNode::evict`], and accounts leave too (with their signing keys), for what
+    /// a refused request brought: nothing of it stays in memory or queued for the store. An
+    /// account that leaves is loaded (or brought) again when next needed.
+    pub fn evict_with_accounts(&mut self, ids: &[CoID]) {
+        let mut accounts_left = false;
+        for id in ids {
+            let is_account = self
+                .values
+                .get(id)
+                .is_some_and(|value| value.header().account_agent().is_some());
+            if is_account && self.reader.account.as_ref() != Some(id) {
+                self.values.remove(id);
+                self.signers.remove(id);
+                self.note_departure(id);
+                if let Ok(mut exported) = self.exported.try_borrow_mut() {
+                    exported.remove(id);
+                }
+                accounts_left = true;
+            }
+        }
+        self.evict(ids);
+        if accounts_left {
             self.group_generation += 1;
         }
     }
@@ -250,7 +286,8 @@ impl LocalNode {
 
     fn remember_unsaved(&mut self, message: ContentMessage, applied: &AppliedContent) {
         let new_covalue = message.header.is_some();
-        if self.storage.is_some() && (applied.total() > 0 || new_covalue) {
+        let queued = self.storage.is_some() || self.queue_imports;
+        if queued && (applied.total() > 0 || new_covalue) {
             self.unsaved.push(message);
         }
     }

@@ -18,6 +18,13 @@ impl LocalNode {
         self.storage = Some(storage);
     }
 
+    /// Queues what this node imports for [`LocalNode::take_unsaved`] even without a storage
+    /// (a worker that is a peer of a sync server pushes it there). Whoever turns this on must
+    /// take what is queued regularly.
+    pub fn queue_imports(&mut self, queue: bool) {
+        self.queue_imports = queue;
+    }
+
     /// The attached storage, if any.
     pub fn storage(&self) -> Option<&Arc<dyn Storage>> {
         self.storage.as_ref()
@@ -42,6 +49,7 @@ impl LocalNode {
             self.sign_pending();
             self.unsaved.clear();
             self.dirty.clear();
+            self.queued_from.clear();
             self.created.clear();
             return Ok(StoreSummary::default());
         };
@@ -67,7 +75,9 @@ impl LocalNode {
 
     /// Takes everything to store since the last flush, signed and ready, without storing it:
     /// store it with the storage (outside any lock on this node, so concurrent flushes share
-    /// commits) and hand it back with [`LocalNode::restore_unsaved`] if that fails.
+    /// commits) and hand it back with [`LocalNode::restore_unsaved`] if that fails. Without a
+    /// storage it is what to send to a sync server. Each transaction is in it once: what was
+    /// imported, in import order, then what this node wrote.
     pub fn take_unsaved(&mut self) -> Result<Vec<ContentMessage>, NodeError> {
         if self.in_atomic_scope() {
             // Writes of an open `atomically` scope may still be undone: nothing is signed
@@ -78,23 +88,25 @@ impl LocalNode {
         let mut content = std::mem::take(&mut self.unsaved);
         let dirty = std::mem::take(&mut self.dirty);
         let created = std::mem::take(&mut self.created);
-        let Some(storage) = self.storage.clone() else {
-            return Ok(Vec::new());
-        };
+        let mut queued_from = std::mem::take(&mut self.queued_from);
         for id in &dirty {
             let Some(value) = self.get(id) else {
                 continue;
             };
             let stored = if created.contains(id) {
                 None
+            } else if let Some(before) = queued_from.remove(id) {
+                Some(before)
             } else {
-                match storage.known_state(id) {
-                    Ok(stored) => stored,
-                    Err(error) => {
+                match self.storage.as_ref().map(|s| s.known_state(id)) {
+                    None => None,
+                    Some(Ok(stored)) => stored,
+                    Some(Err(error)) => {
                         // Nothing is lost: everything goes back for the next flush.
                         self.unsaved = content;
                         self.dirty = dirty;
                         self.created = created;
+                        self.queued_from = queued_from;
                         return Err(error.into());
                     }
                 }
@@ -148,10 +160,14 @@ impl LocalNode {
         let content = std::mem::take(&mut self.unsaved);
         let dirty = std::mem::take(&mut self.dirty);
         self.created.clear();
+        let queued_from = std::mem::take(&mut self.queued_from);
         let mut forgotten: Vec<CoID> = Vec::new();
         for id in dirty {
             if self.is_account(&id) {
                 // An account this node wrote to stays loaded: its writes stay queued.
+                if let Some(before) = queued_from.get(&id) {
+                    self.queued_from.insert(id.clone(), before.clone());
+                }
                 self.dirty.push(id);
             } else if !forgotten.contains(&id) {
                 forgotten.push(id);

@@ -201,6 +201,13 @@ impl LocalNode {
     fn append(&mut self, id: &CoID, tx: Transaction) -> Result<(), NodeError> {
         let session = self.session_for(id)?;
         self.before_own_write(id, &session);
+        if !self.dirty.contains(id)
+            && !self.created.contains(id)
+            && let Some(value) = self.get(id)
+        {
+            let before = value.known_state();
+            self.queued_from.insert(id.clone(), before);
+        }
         let signer = self.reader().agent.signer.clone();
         let deferring = self.deferring;
         let value = self

@@ -51,7 +51,12 @@ impl AccountSigners {
         Ok(id)
     }
 
-    /// Whether the account `id` is known.
+    /// Forgets the signing key of account `id` (its account left memory).
+    pub fn remove(&mut self, id: &CoID) {
+        self.keys.remove(id);
+    }
+
+    /// Whether the signing key of account `id` is known.
     pub fn contains(&self, id: &CoID) -> bool {
         self.keys.contains_key(id)
     }

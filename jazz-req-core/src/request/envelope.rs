@@ -111,7 +111,8 @@ pub fn import_pieces(
     for (index, piece) in pieces.into_iter().enumerate() {
         if let Err(error) = node.import(piece) {
             node.discard_pending(&ids);
-            node.evict(&fresh);
+            // Nothing in flight can use what was absent before this import began.
+            node.evict_with_accounts(&fresh);
             return Err(JazzRequestError::invalid_payload(Some(
                 json!({"piece": index, "reason": error.to_string()}),
             )));

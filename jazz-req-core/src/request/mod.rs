@@ -13,9 +13,11 @@
 pub mod body;
 pub mod client;
 pub mod clock;
+mod durable;
 pub mod envelope;
 pub mod error;
 pub mod handler;
+mod in_flight;
 pub mod inspect;
 pub mod outgoing;
 pub mod replay;

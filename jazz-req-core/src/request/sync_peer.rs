@@ -138,24 +138,6 @@ impl WorkerShared {
         }
         Err(PeerLoadError::NotFound(id.clone()))
     }
-
-    /// Pushes what the worker accepted and wrote to the sync server and waits for its
-    /// acknowledgement (nothing to do without a sync server).
-    pub(crate) async fn push_to_peers(
-        &self,
-        content: Vec<ContentMessage>,
-    ) -> Result<(), JazzRequestError> {
-        let Some(sync) = self.sync.get() else {
-            return Ok(());
-        };
-        if content.is_empty() {
-            return Ok(());
-        }
-        sync.push(content).await.map_err(|error| {
-            tracing::error!(%error, "the sync server did not acknowledge the request's changes");
-            JazzRequestError::new("The sync server did not acknowledge the changes", 503)
-        })
-    }
 }
 
 /// Why a worker could not start as a peer of a sync server.
@@ -219,6 +201,11 @@ impl RequestWorker {
     /// Attaches a connected client whose source is `source` (see [`connect`]).
     pub(crate) fn attach_sync(self, client: SyncClient, source: &WorkerSource) -> Self {
         let _ = source.shared.set(Arc::downgrade(&self.shared));
+        // What requests bring goes to the sync server with what the worker writes, even
+        // without a store (every request takes the queue).
+        if let Ok(mut node) = self.shared.lock_node() {
+            node.queue_imports(true);
+        }
         if let Some(mut updates) = client.updates() {
             let weak = Arc::downgrade(&self.shared);
             tokio::spawn(async move {
@@ -248,15 +235,15 @@ impl RequestWorker {
     /// Stops gracefully: stores and pushes what is not stored or synced yet, then waits until
     /// the sync server acknowledged everything (call it once the HTTP server stopped).
     pub async fn shutdown(&self) -> Result<(), JazzRequestError> {
-        let content = {
-            let mut node = self.shared.lock_node()?;
-            node.take_unsaved()?
-        };
         let failures_seen = self
             .shared
             .store_failures
             .load(std::sync::atomic::Ordering::SeqCst);
-        self.store(content, failures_seen, None).await?;
+        let submitted = {
+            let mut node = self.shared.node()?;
+            self.submit(&mut node, failures_seen)?
+        };
+        self.settle(submitted).await?;
         if let Some(sync) = self.shared.sync.get() {
             sync.shutdown().await.map_err(|error| {
                 tracing::error!(%error, "not everything reached the sync server");

@@ -28,16 +28,14 @@ use super::envelope::{
 };
 use super::error::JazzRequestError;
 use super::handler::{Handler, RequestContext};
+use super::in_flight::InFlightSenders;
 use super::outgoing::OutgoingBody;
 use super::replay::{ReplayGuard, StoredReplayGuard};
 use super::route::RouteSpec;
 use crate::cojson::permissions_role::Role;
-use crate::cojson::{ContentMessage, LocalNode, NodeError, Privacy};
+use crate::cojson::{LocalNode, NodeError, Privacy};
 use crate::crypto::CoID;
 use crate::storage::{Claim, Storage};
-
-/// Stores between two purges of expired claims from the store.
-const PURGE_EVERY: u64 = 4096;
 
 /// Limits and windows of a worker.
 #[derive(Clone, Debug)]
@@ -71,7 +69,7 @@ struct Route {
 pub(crate) struct WorkerShared {
     pub(crate) account: CoID,
     node: Mutex<LocalNode>,
-    storage: Option<Arc<dyn Storage>>,
+    pub(crate) storage: Option<Arc<dyn Storage>>,
     guard: Arc<dyn ReplayGuard>,
     clock: Arc<dyn Clock>,
     config: WorkerConfig,
@@ -86,6 +84,10 @@ pub(crate) struct WorkerShared {
     pub(crate) stores: AtomicU64,
     /// The sync server this worker is a peer of, if any.
     pub(crate) sync: std::sync::OnceLock<crate::sync::SyncClient>,
+    /// Replay claims made and not yet handed to the store (see `durable`).
+    unstored_claims: Mutex<Vec<Claim>>,
+    /// The senders of accepted requests not yet answered (see `in_flight`).
+    in_flight: Mutex<InFlightSenders>,
 }
 
 impl WorkerShared {
@@ -96,16 +98,35 @@ impl WorkerShared {
         })
     }
 
-    fn node(&self) -> Result<MutexGuard<'_, LocalNode>, JazzRequestError> {
+    /// The replay claims not yet handed to the store (a poisoned lock is taken over: the list
+    /// is only ever pushed to and drained).
+    pub(crate) fn unstored_claims(&self) -> MutexGuard<'_, Vec<Claim>> {
+        self.unstored_claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn in_flight(&self) -> MutexGuard<'_, InFlightSenders> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What a request brought (`ids`) leaves memory, accounts too, unless another request in
+    /// flight uses them; `done` is the sender of an accepted request now answered.
+    fn leave(&self, node: &mut LocalNode, ids: &[CoID], done: Option<&CoID>) {
+        let mut in_flight = self.in_flight();
+        if let Some(sender) = done {
+            in_flight.unpin(node, sender);
+        }
+        in_flight.evict(node, ids);
+    }
+
+    pub(crate) fn node(&self) -> Result<MutexGuard<'_, LocalNode>, JazzRequestError> {
         self.lock_node()
             .map_err(|e| JazzRequestError::internal_while("locking the worker's node", e))
     }
 }
-
-/// What a request wrote may have been in a batch whose store failed (and was forgotten).
-#[derive(Debug, thiserror::Error)]
-#[error("a store failed while this request was in flight: what it wrote may not be stored")]
-struct StoreFailedInFlight;
 
 /// A worker answering jazz-tools requests: its account's node, its storage and replay guard,
 /// its clock, and its routes.
@@ -178,6 +199,8 @@ impl RequestWorker {
                 serial: super::serial::SerialLocks::default(),
                 sync: std::sync::OnceLock::new(),
                 stores: AtomicU64::new(0),
+                unstored_claims: Mutex::new(Vec::new()),
+                in_flight: Mutex::new(InFlightSenders::default()),
             }),
             routes: Arc::new(HashMap::new()),
         })
@@ -299,14 +322,14 @@ impl RequestWorker {
             Ok(response_values) => self.respond(spec, &accepted, &response_values).await,
             Err(error) => {
                 // What the handler wrote before failing (and the `$handled` mark) is kept.
-                let content = {
+                let submitted = {
                     let mut node = self.shared.node()?;
-                    let content = self.take_content(&mut node);
-                    node.evict(&accepted.fresh);
-                    content?
+                    let submitted = self.submit(&mut node, accepted.failures_seen);
+                    self.shared
+                        .leave(&mut node, &accepted.fresh, Some(&accepted.sender));
+                    submitted?
                 };
-                self.store(content, accepted.failures_seen, Some(&accepted))
-                    .await?;
+                self.settle(submitted).await?;
                 Err(error)
             }
         }
@@ -342,7 +365,7 @@ impl RequestWorker {
         if self.shared.sync.get().is_some() && *resolve != crate::cojson::ResolveQuery::Value {
             let loaded = self.shared.load_through_peers(&signed.id, resolve).await;
             if let Err(error) = loaded {
-                self.shared.node()?.evict(&fresh);
+                self.shared.leave(&mut *self.shared.node()?, &fresh, None);
                 return Err(error.to_request_error());
             }
         }
@@ -363,20 +386,22 @@ impl RequestWorker {
                     }
                 }
                 Err(error) => {
-                    node.evict(&fresh);
+                    self.shared.leave(&mut node, &fresh, None);
                     return Err(error);
                 }
             }
         }
         match self.admit(&mut node, &signed, resolve, &brought, valid_until, now) {
-            Ok((sender, values, claim)) => Ok(Accepted {
-                signed,
-                sender,
-                values,
-                fresh,
-                failures_seen,
-                claim,
-            }),
+            Ok((sender, values)) => {
+                self.shared.in_flight().pin(&sender);
+                Ok(Accepted {
+                    signed,
+                    sender,
+                    values,
+                    fresh,
+                    failures_seen,
+                })
+            }
             Err(Refused { error, marked }) => {
                 // Refused after import: what this request brought leaves memory again (and
                 // the envelope, if it got the `$handled` mark of a request that does not run).
@@ -384,7 +409,7 @@ impl RequestWorker {
                 if marked && !leaving.contains(&signed.id) {
                     leaving.push(signed.id.clone());
                 }
-                node.evict(&leaving);
+                self.shared.leave(&mut node, &leaving, None);
                 Err(error)
             }
         }
@@ -405,7 +430,7 @@ impl RequestWorker {
         brought: &[CoID],
         valid_until: u64,
         now: u64,
-    ) -> Result<(CoID, Map<String, Value>, Claim), Refused> {
+    ) -> Result<(CoID, Map<String, Value>), Refused> {
         let worker = &self.shared.account;
         let envelope = read_envelope(node, &signed.id)?;
         let sender = envelope.sender;
@@ -459,18 +484,12 @@ impl RequestWorker {
                 marked: true,
             });
         };
-        Ok((sender, values, claim))
-    }
-
-    /// Takes what to store; when even that fails (the storage cannot say what it holds),
-    /// everything queued is forgotten so that memory agrees with the store.
-    fn take_content(&self, node: &mut LocalNode) -> Result<Vec<ContentMessage>, JazzRequestError> {
-        node.take_unsaved().map_err(|error| {
-            let forgotten = node.forget_unsaved();
-            self.shared.store_failures.fetch_add(1, Ordering::SeqCst);
-            tracing::error!(forgotten = forgotten.len(), "could not take what to store");
-            JazzRequestError::internal_while("taking what to store", error)
-        })
+        // Recorded with the next store that takes content: before anything this request
+        // writes (see `durable`).
+        if self.shared.storage.is_some() {
+            self.shared.unstored_claims().push(claim);
+        }
+        Ok((sender, values))
     }
 
     /// Builds, signs and stores the response; answers only once it is stored.
@@ -481,10 +500,10 @@ impl RequestWorker {
         values: &Map<String, Value>,
     ) -> Result<String, JazzRequestError> {
         let now = self.shared.clock.now_ms();
-        let (built, content) = {
+        let (built, submitted) = {
             let mut node = self.shared.node()?;
             let built = Self::build_response(&mut node, spec, &accepted.sender, values, now);
-            let content = self.take_content(&mut node);
+            let submitted = self.submit(&mut node, accepted.failures_seen);
             // The envelopes are answered: what they hold goes to storage, not memory. Only
             // what this request brought or made leaves (a client may name an existing group
             // as its envelope's owner: that group stays).
@@ -496,12 +515,11 @@ impl RequestWorker {
                         .flatten(),
                 );
             }
-            node.evict(&done);
-            (built, content?)
+            self.shared.leave(&mut node, &done, Some(&accepted.sender));
+            (built, submitted?)
         };
         // What the handler wrote is stored even when the response could not be built.
-        self.store(content, accepted.failures_seen, Some(accepted))
-            .await?;
+        self.settle(submitted).await?;
         built.map(|(payload, _, _)| payload.success_text())
     }
 
@@ -524,99 +542,6 @@ impl RequestWorker {
         Ok((payload, response, response_group))
     }
 
-    /// Stores content durably (outside the node lock, so concurrent requests share commits).
-    /// If that fails, what could not be stored leaves memory (see
-    /// [`LocalNode::forget_unstored`]) and the request gets a 500. A request during which
-    /// another store failed gets a 500 too (`failures_seen` is the count when it was
-    /// accepted): its writes may have been in that batch.
-    pub(crate) async fn store(
-        &self,
-        content: Vec<ContentMessage>,
-        failures_seen: u64,
-        request: Option<&Accepted>,
-    ) -> Result<(), JazzRequestError> {
-        let stored = if self.shared.sync.get().is_none() {
-            self.store_locally(content, failures_seen, request).await
-        } else {
-            // The store and the sync server at once: the answer waits for both.
-            let (stored, pushed) = tokio::join!(
-                self.store_locally(content.clone(), failures_seen, request),
-                self.shared.push_to_peers(content)
-            );
-            stored.and(pushed)
-        };
-        // A failed store keeps the id used (in memory): the handler ran, and may have done
-        // what cannot be undone; a replay must not run it twice.
-        stored
-    }
-
-    /// Stores content, with the request's claim, durably in the worker's store: one commit,
-    /// on the store's writer (never on a runtime thread), shared with concurrent requests.
-    async fn store_locally(
-        &self,
-        content: Vec<ContentMessage>,
-        failures_seen: u64,
-        request: Option<&Accepted>,
-    ) -> Result<(), JazzRequestError> {
-        let in_flight_check = || {
-            if self.shared.store_failures.load(Ordering::SeqCst) == failures_seen {
-                Ok(())
-            } else {
-                Err(JazzRequestError::internal_while(
-                    "storing the request's changes",
-                    StoreFailedInFlight,
-                ))
-            }
-        };
-        let Some(storage) = self.shared.storage.clone() else {
-            return Ok(());
-        };
-        let claims: Vec<Claim> = request.map(|r| r.claim.clone()).into_iter().collect();
-        if content.is_empty() && claims.is_empty() {
-            return in_flight_check();
-        }
-        let content = Arc::new(content);
-        let task_content = content.clone();
-        // Every so many stores, expired claims leave the store too (amortised: the table
-        // holds about the last minute of requests, not every request ever).
-        let purge = self
-            .shared
-            .stores
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(PURGE_EVERY);
-        let result = tokio::task::spawn_blocking(move || {
-            let stored = storage.store_with_claims(task_content.as_slice(), &claims);
-            if purge && let Err(error) = storage.purge_expired(crate::cojson::clock::now_ms()) {
-                tracing::warn!(%error, "could not purge expired claims");
-            }
-            stored
-        })
-        .await;
-        let error: Box<dyn std::error::Error + Send + Sync> = match result {
-            Ok(Ok(_)) => return in_flight_check(),
-            Ok(Err(error)) => Box::new(error),
-            Err(error) => Box::new(error),
-        };
-        let content = Arc::try_unwrap(content).unwrap_or_else(|shared| shared.as_ref().clone());
-        match self.shared.lock_node() {
-            Ok(mut node) => {
-                let forgotten = node.forget_unstored(content);
-                self.shared.store_failures.fetch_add(1, Ordering::SeqCst);
-                tracing::error!(
-                    forgotten = forgotten.len(),
-                    "storing failed: what was not stored left memory"
-                );
-            }
-            Err(lock) => {
-                tracing::error!(error = %lock, "storing failed and the node is unusable");
-            }
-        }
-        Err(JazzRequestError::internal_while(
-            "storing the request's changes",
-            error,
-        ))
-    }
-
     /// Verifies and decodes a captured request body as this worker, without handling it or
     /// writing anything durable (for inspection): shape, expiry, token, pieces, sender.
     pub fn decode(&self, body: &[u8]) -> Result<DecodedRequest, JazzRequestError> {
@@ -624,21 +549,26 @@ impl RequestWorker {
         let pieces = pieces_to_import(&signed, true)?;
         let brought: Vec<CoID> = pieces.iter().map(|p| p.id.clone()).collect();
         let mut node = self.shared.node()?;
-        import_pieces(&mut node, pieces)?;
-        check_decryptable(&node, &brought)?;
-        let envelope = read_envelope(&node, &signed.id)?;
-        let values = envelope_values(
-            &mut node,
-            &signed.id,
-            &envelope.fields,
-            &crate::cojson::ResolveQuery::Value,
-        )?;
-        Ok(DecodedRequest {
-            id: signed.id,
-            created_at: signed.created_at,
-            sender: envelope.sender,
-            values,
-        })
+        let fresh = import_pieces(&mut node, pieces)?;
+        let decoded = (|| {
+            check_decryptable(&node, &brought)?;
+            let envelope = read_envelope(&node, &signed.id)?;
+            let values = envelope_values(
+                &mut node,
+                &signed.id,
+                &envelope.fields,
+                &crate::cojson::ResolveQuery::Value,
+            )?;
+            Ok(DecodedRequest {
+                id: signed.id.clone(),
+                created_at: signed.created_at.clone(),
+                sender: envelope.sender,
+                values,
+            })
+        })();
+        // Inspecting leaves nothing behind: not in memory, not queued for the store.
+        self.shared.leave(&mut node, &fresh, None);
+        decoded
     }
 }
 
@@ -714,8 +644,6 @@ pub(crate) struct Accepted {
     fresh: Vec<CoID>,
     /// How many stores had failed when it was accepted.
     failures_seen: u64,
-    /// Its id's claim, recorded in the store with its writes.
-    claim: Claim,
 }
 
 /// Why [`RequestWorker::admit`] refused a request, and whether the envelope already got the

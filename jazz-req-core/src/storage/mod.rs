@@ -17,6 +17,7 @@
 
 mod error;
 mod memory;
+mod pending;
 mod pieces;
 mod plan;
 mod sqlite;
@@ -27,6 +28,7 @@ mod sqlite_writer;
 
 pub use error::StorageError;
 pub use memory::MemoryStorage;
+pub use pending::PendingStore;
 pub use sqlite::SqliteStorage;
 pub use sqlite_writer::WriterStats;
 
@@ -113,6 +115,16 @@ pub trait Storage: Send + Sync {
             self.claim(&claim.namespace, &claim.key, claim.expires_at_ms)?;
         }
         Ok(summary)
+    }
+
+    /// Hands `content` and `claims` to the storage as one durable step, like
+    /// [`Storage::store_with_claims`], and returns without waiting for it:
+    /// [`PendingStore::wait`] says when it is durable. Steps become durable in the order they
+    /// were submitted (one never lands before one submitted earlier; a failed step does not
+    /// stop later ones), so a caller that takes content and submits it under one lock keeps
+    /// the order it took it in. The default does the whole step now.
+    fn submit_with_claims(&self, content: Vec<ContentMessage>, claims: Vec<Claim>) -> PendingStore {
+        PendingStore::done(self.store_with_claims(&content, &claims))
     }
 
     /// Stores what `value` has beyond what is stored of it (e.g. transactions the node wrote

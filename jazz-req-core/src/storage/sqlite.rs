@@ -6,7 +6,7 @@
 //! for the writer.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use super::pieces::LoadedCoValue;
 use super::sqlite_store::PreparedContent;
 use super::sqlite_writer::{Job, SharedStats, Write, WriterStats, Written};
-use super::{Storage, StorageError, StoreSummary, sqlite_read, sqlite_schema};
+use super::{PendingStore, Storage, StorageError, StoreSummary, sqlite_read, sqlite_schema};
 use crate::cojson::clock::now_ms;
 use crate::cojson::{ContentMessage, KnownState};
 use crate::crypto::CoID;
@@ -67,11 +67,21 @@ impl SqliteStorage {
 
     /// Sends `write` to the writer thread and waits until its batch is committed.
     fn write(&self, write: Write) -> Result<Written, StorageError> {
+        let answer = self.submit(write)?;
+        answer.recv().map_err(|_| StorageError::WriterStopped)?
+    }
+
+    /// Queues `write` for the writer thread (writes are committed in the order queued) and
+    /// returns where its outcome will come.
+    fn submit(
+        &self,
+        write: Write,
+    ) -> Result<Receiver<Result<Written, StorageError>>, StorageError> {
         let (reply, answer) = mpsc::sync_channel(1);
         let jobs = self.jobs.as_ref().ok_or(StorageError::WriterStopped)?;
         jobs.send(Job { write, reply })
             .map_err(|_| StorageError::WriterStopped)?;
-        answer.recv().map_err(|_| StorageError::WriterStopped)?
+        Ok(answer)
     }
 
     /// Runs `read` on a pooled read-only connection.
@@ -143,14 +153,30 @@ impl Storage for SqliteStorage {
         content: &[ContentMessage],
         claims: &[super::Claim],
     ) -> Result<StoreSummary, StorageError> {
+        self.submit_with_claims(content.to_vec(), claims.to_vec())
+            .wait()
+    }
+
+    fn submit_with_claims(
+        &self,
+        content: Vec<ContentMessage>,
+        claims: Vec<super::Claim>,
+    ) -> PendingStore {
+        // The writer thread serialises the content: the caller (who may hold a lock to keep
+        // the order of its submissions) only queues it.
         let write = Write::StoreWithClaims {
-            content: content.iter().map(PreparedContent::new).collect(),
-            claims: claims.to_vec(),
+            content,
+            claims,
             now_ms: now_ms(),
         };
-        match self.write(write)? {
-            Written::Stored(summary) => Ok(summary),
-            other => Err(unexpected(other)),
+        match self.submit(write) {
+            Ok(answer) => PendingStore::waiting(move || {
+                match answer.recv().map_err(|_| StorageError::WriterStopped)?? {
+                    Written::Stored(summary) => Ok(summary),
+                    other => Err(unexpected(other)),
+                }
+            }),
+            Err(error) => PendingStore::done(Err(error)),
         }
     }
 

@@ -13,6 +13,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use super::StoreSummary;
 use super::error::StorageError;
 use super::sqlite_store::{PreparedContent, store_message, to_sql};
+use crate::cojson::ContentMessage;
 
 /// The most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -23,8 +24,8 @@ pub(crate) enum Write {
     Store(Vec<PreparedContent>),
     /// Store content messages and record claims, all or nothing.
     StoreWithClaims {
-        /// The content.
-        content: Vec<PreparedContent>,
+        /// The content (serialised by the writer, so that queueing it is cheap).
+        content: Vec<ContentMessage>,
         /// The claims: (namespace, key, expires at).
         claims: Vec<super::Claim>,
         /// The current time (ms since the epoch).
@@ -182,7 +183,7 @@ fn execute(connection: &Connection, write: &Write) -> Result<Written, StorageErr
         } => {
             let mut summary = StoreSummary::default();
             for message in content {
-                summary.add(store_message(connection, message)?);
+                summary.add(store_message(connection, &PreparedContent::new(message))?);
             }
             for c in claims {
                 claim(connection, &c.namespace, &c.key, c.expires_at_ms, *now_ms)?;

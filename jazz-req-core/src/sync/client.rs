@@ -46,6 +46,39 @@ struct Inner {
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+/// Content handed to the connection by [`SyncClient::submit`], not yet acknowledged.
+#[derive(Debug)]
+#[must_use = "submitted content is on the server only once `acknowledged` says so"]
+pub struct PendingPush {
+    /// `None` when nothing was pushed.
+    waiting: Option<AwaitedAck>,
+}
+
+/// Where a push's acknowledgement comes, the CoValues pushed and how long to wait.
+#[derive(Debug)]
+struct AwaitedAck {
+    answer: oneshot::Receiver<Result<(), SyncError>>,
+    ids: Vec<CoID>,
+    after: std::time::Duration,
+}
+
+impl PendingPush {
+    /// Waits until the server acknowledged the content (at most the options' `ack_timeout`).
+    pub async fn acknowledged(self) -> Result<(), SyncError> {
+        let Some(AwaitedAck { answer, ids, after }) = self.waiting else {
+            return Ok(());
+        };
+        match tokio::time::timeout(after, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(SyncError::Closed),
+            Err(_) => Err(SyncError::AckTimeout {
+                pending: ids,
+                after,
+            }),
+        }
+    }
+}
+
 /// What the sync server pushes unasked, from [`SyncClient::updates`].
 #[derive(Debug)]
 pub struct Updates {
@@ -256,8 +289,16 @@ impl SyncClient {
     /// and is still delivered); [`SyncError::MissingEarlierContent`] when the server needs
     /// content from before it that nobody holds; [`SyncError::Closed`] after shutdown.
     pub async fn push(&self, content: Vec<ContentMessage>) -> Result<(), SyncError> {
+        self.submit(content)?.acknowledged().await
+    }
+
+    /// Hands content to the connection and returns at once; [`PendingPush::acknowledged`]
+    /// waits for the server's acknowledgement (errors as [`SyncClient::push`]). Content
+    /// submitted one after another is sent in that order, so a caller that takes content and
+    /// submits it under one lock keeps the order it took it in.
+    pub fn submit(&self, content: Vec<ContentMessage>) -> Result<PendingPush, SyncError> {
         if content.is_empty() {
-            return Ok(());
+            return Ok(PendingPush { waiting: None });
         }
         let mut ids: Vec<CoID> = Vec::new();
         for piece in &content {
@@ -267,15 +308,13 @@ impl SyncClient {
         }
         let (reply, answer) = oneshot::channel();
         self.send(Command::Push { content, reply })?;
-        let after = self.inner.options.ack_timeout;
-        match tokio::time::timeout(after, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(SyncError::Closed),
-            Err(_) => Err(SyncError::AckTimeout {
-                pending: ids,
-                after,
+        Ok(PendingPush {
+            waiting: Some(AwaitedAck {
+                answer,
+                ids,
+                after: self.inner.options.ack_timeout,
             }),
-        }
+        })
     }
 
     /// What the server pushes unasked from now on: changes of CoValues this client loaded

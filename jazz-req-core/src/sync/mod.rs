@@ -58,7 +58,7 @@ mod state;
 mod state_tests;
 
 pub use backoff::Backoff;
-pub use client::{SyncClient, Updates};
+pub use client::{PendingPush, SyncClient, Updates};
 pub use connection::ConnectionState;
 pub use error::{MessageError, SyncError, TransportError};
 pub use frame::{FrameBatcher, MAX_FRAME_CHARS, parse_frame};
