@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use jazz_req_core::cojson::{
-    ContentMessage, LocalNode, Privacy, keys::Reader, permissions_role::Role,
+    ContentMessage, LocalNode, NodeError, Privacy, keys::Reader, permissions_role::Role,
 };
 use jazz_req_core::crypto::{self, AgentSecret, CoID};
 use jazz_req_tests::people::{self, Person, all_pieces};
@@ -135,10 +135,19 @@ fn cojson_reads_groups_maps_and_lists_written_in_rust() {
         &mut carol.node,
         &[&alice.account, &bob.account, &group, &map],
     );
+    // The node refuses a write its role does not allow; made anyway, every peer ignores it.
+    assert!(matches!(
+        carol
+            .node
+            .map_set(&map, "carol", json!("ignored"), Privacy::Private),
+        Err(NodeError::CannotWrite { .. })
+    ));
+    carol.node.allow_writes_without_role(true);
     carol
         .node
         .map_set(&map, "carol", json!("ignored"), Privacy::Private)
         .unwrap();
+    carol.node.allow_writes_without_role(false);
     give(&bob.node, &mut alice.node, &[&map]);
     give(&carol.node, &mut alice.node, &[&map]);
 

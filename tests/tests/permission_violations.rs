@@ -50,6 +50,15 @@ fn setup() -> (Person, Person, Person, CoID, CoID) {
 fn a_readers_write_to_a_group_owned_map_is_ignored() {
     let (mut alice, _bob, carol_before, _group, map) = setup();
     let mut carol = carol_before;
+    // Carol's node refuses to make the write her role does not allow; made anyway (as a
+    // modified client could), it is ignored.
+    assert!(
+        carol
+            .node
+            .map_set(&map, "title", json!("by a reader"), Privacy::Private)
+            .is_err()
+    );
+    carol.node.allow_writes_without_role(true);
     carol
         .node
         .map_set(&map, "title", json!("by a reader"), Privacy::Private)

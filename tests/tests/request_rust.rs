@@ -380,6 +380,8 @@ async fn an_envelope_in_an_existing_group_is_refused_and_leaves_that_group_alone
     };
     let body = {
         let mut node = client.node().unwrap();
+        // Mallory may only read that group: her write is one no peer accepts.
+        node.allow_writes_without_role(true);
         let envelope = node
             .create_map(
                 &event_group,

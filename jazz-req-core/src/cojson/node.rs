@@ -49,6 +49,9 @@ pub struct LocalNode {
     pub(crate) storage: Option<std::sync::Arc<dyn crate::storage::Storage>>,
     /// Imported content not yet stored.
     pub(crate) unsaved: Vec<ContentMessage>,
+    /// Writes are made even where this node's role does not allow them (content every peer
+    /// refuses: for tests that craft it).
+    pub(crate) writes_without_role: bool,
     /// Whether imported content is queued (in `unsaved`) even without a storage: for a node
     /// whose owner takes it to push to a sync server.
     pub(crate) queue_imports: bool,
@@ -92,6 +95,7 @@ impl LocalNode {
             storage: None,
             unsaved: Vec::new(),
             queue_imports: false,
+            writes_without_role: false,
             dirty: Vec::new(),
             queued_from: HashMap::new(),
             created: std::collections::HashSet::new(),

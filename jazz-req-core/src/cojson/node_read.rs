@@ -236,9 +236,11 @@ impl LocalNode {
 
     /// The valid transactions of `id` this node cannot read: private ones it cannot decrypt
     /// (no key it can find, or content that does not decrypt to a JSON list of changes with
-    /// it) and trusting ones whose changes are not a JSON list. A read skips them, as cojson
-    /// does; a worker refuses a request whose content has any, since the values it carries
-    /// would be missing. Always empty for groups and accounts.
+    /// it), trusting ones whose changes are not a JSON list, and, in a CoMap or CoList,
+    /// changes that are not an operation of its kind (`{"op":"set"}` without a key, a number,
+    /// an unknown op). A read skips them, as cojson does; a worker refuses a request whose
+    /// content has any, since the values it carries would be missing. Always empty for groups
+    /// and accounts.
     pub fn undecryptable(&self, id: &CoID) -> Result<Vec<TransactionID>, NodeError> {
         let value = self
             .get(id)
@@ -246,11 +248,22 @@ impl LocalNode {
         if matches!(value.header().ruleset, Ruleset::Group { .. }) {
             return Ok(Vec::new());
         }
+        let co_type = value.header().co_type;
+        let readable = |change: &Value| match co_type {
+            CoValueType::CoMap => MapOp::from_change(change).is_some(),
+            CoValueType::CoList => ListOp::from_change(change).is_some(),
+            _ => true,
+        };
         let (txs, valid, _) = self.owned_transactions(id)?;
         Ok(txs
             .into_iter()
             .zip(valid)
-            .filter(|(tx, ok)| *ok && tx.changes.is_none())
+            .filter(|(tx, ok)| {
+                *ok && tx
+                    .changes
+                    .as_ref()
+                    .is_none_or(|changes| !changes.iter().all(readable))
+            })
             .map(|(tx, _)| tx.id)
             .collect())
     }

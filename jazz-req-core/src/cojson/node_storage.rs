@@ -25,6 +25,29 @@ impl LocalNode {
         self.queue_imports = queue;
     }
 
+    /// How many content messages are queued for [`LocalNode::take_unsaved`] (imports).
+    pub fn queued_count(&self) -> usize {
+        self.unsaved.len()
+    }
+
+    /// The imported content queued since the queue held `count` messages (a copy).
+    pub fn queued_since(&self, count: usize) -> Vec<ContentMessage> {
+        self.unsaved
+            .get(count..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Takes these messages (from [`LocalNode::queued_since`]) out of the queue again, where
+    /// they still are: what a refused request brought is not stored, even where it extended
+    /// a CoValue that stays in memory.
+    pub fn unqueue(&mut self, messages: &[ContentMessage]) {
+        if messages.is_empty() {
+            return;
+        }
+        self.unsaved.retain(|queued| !messages.contains(queued));
+    }
+
     /// The attached storage, if any.
     pub fn storage(&self) -> Option<&Arc<dyn Storage>> {
         self.storage.as_ref()

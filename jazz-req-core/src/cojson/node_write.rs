@@ -268,6 +268,18 @@ impl LocalNode {
     }
 
     fn write(&mut self, id: &CoID, changes: &[Value], privacy: Privacy) -> Result<(), NodeError> {
+        let owner = match &self
+            .get(id)
+            .ok_or_else(|| NodeError::NotLoaded(id.clone()))?
+            .header()
+            .ruleset
+        {
+            Ruleset::OwnedByGroup { group, .. } => Some(group.clone()),
+            _ => None,
+        };
+        if let Some(group) = owner {
+            self.ensure_may_write_in(&group, id)?;
+        }
         match privacy {
             Privacy::Private => self.write_private(id, changes),
             Privacy::Trusting => self.write_trusting(id, changes),
@@ -314,6 +326,36 @@ impl LocalNode {
             })?;
         let key_id = KeyID::parse(key_id).map_err(crypto::CryptoError::from)?;
         Ok((key_id, secret))
+    }
+
+    /// Lets this node write where its role does not allow it: the transactions are invalid
+    /// and every peer ignores them. Only for tests that craft such content.
+    #[doc(hidden)]
+    pub fn allow_writes_without_role(&mut self, allow: bool) {
+        self.writes_without_role = allow;
+    }
+
+    /// Refuses a write to `id` (owned by `group`) unless this node's role in `group` lets it
+    /// write: every peer would find such a transaction invalid and ignore it, silently (as
+    /// cojson does); here the writer learns it at once.
+    fn ensure_may_write_in(&self, group: &CoID, id: &CoID) -> Result<(), NodeError> {
+        if self.writes_without_role {
+            return Ok(());
+        }
+        let mut cache = GroupCache::new(self);
+        cache.ensure_group(group, 0)?;
+        let state = cache.group_state(group)?;
+        let me = self.member_key(state);
+        match state.role_of(&me, None, &cache) {
+            Some(role) if role.can_write() => Ok(()),
+            role => Err(cannot(
+                id,
+                format!(
+                    "this account may not write in group {group} (its role: {})",
+                    role.map_or("none", Role::as_str)
+                ),
+            )),
+        }
     }
 
     fn member_key(&self, group: &GroupState) -> String {
@@ -598,6 +640,7 @@ impl LocalNode {
 
     fn create_owned(&mut self, co_type: CoValueType, group: &CoID) -> Result<CoID, NodeError> {
         self.group_state(group)?;
+        self.ensure_may_write_in(group, group)?;
         let header = CoValueHeader::new_unique(
             co_type,
             Ruleset::OwnedByGroup {

@@ -108,9 +108,14 @@ pub fn import_pieces(
             fresh.push(id.clone());
         }
     }
+    let queued_before = node.queued_count();
     for (index, piece) in pieces.into_iter().enumerate() {
         if let Err(error) = node.import(piece) {
             node.discard_pending(&ids);
+            // Nor is anything the pieces before it added stored (a newer copy of an account
+            // the node holds stays in memory, valid, but not queued).
+            let added = node.queued_since(queued_before);
+            node.unqueue(&added);
             // Nothing in flight can use what was absent before this import began.
             node.evict_with_accounts(&fresh);
             return Err(JazzRequestError::invalid_payload(Some(

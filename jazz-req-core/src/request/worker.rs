@@ -355,17 +355,21 @@ impl RequestWorker {
             }
         }
 
-        let (failures_seen, fresh) = {
+        let (failures_seen, fresh, mut queued) = {
             let mut node = self.shared.node()?;
             let failures_seen = self.shared.store_failures.load(Ordering::SeqCst);
-            (failures_seen, import_pieces(&mut node, pieces)?)
+            let before = node.queued_count();
+            let fresh = import_pieces(&mut node, pieces)?;
+            (failures_seen, fresh, node.queued_since(before))
         };
         // With a sync server, what the resolve names and the node lacks is loaded from it
         // first, without the node's lock (without one, `admit` loads from the store).
         if self.shared.sync.get().is_some() && *resolve != crate::cojson::ResolveQuery::Value {
             let loaded = self.shared.load_through_peers(&signed.id, resolve).await;
             if let Err(error) = loaded {
-                self.shared.leave(&mut *self.shared.node()?, &fresh, None);
+                let mut node = self.shared.node()?;
+                node.unqueue(&queued);
+                self.shared.leave(&mut node, &fresh, None);
                 return Err(error.to_request_error());
             }
         }
@@ -375,8 +379,10 @@ impl RequestWorker {
         // (a concurrent copy of the same body, a group two requests share). Brought again.
         let mut fresh = fresh;
         if brought.iter().any(|id| node.get(id).is_none()) {
+            let before = node.queued_count();
             let again =
                 pieces_to_import(&signed, true).and_then(|pieces| import_pieces(&mut node, pieces));
+            queued.extend(node.queued_since(before));
             match again {
                 Ok(back) => {
                     for id in back {
@@ -386,6 +392,7 @@ impl RequestWorker {
                     }
                 }
                 Err(error) => {
+                    node.unqueue(&queued);
                     self.shared.leave(&mut node, &fresh, None);
                     return Err(error);
                 }
@@ -409,6 +416,10 @@ impl RequestWorker {
                 if marked && !leaving.contains(&signed.id) {
                     leaving.push(signed.id.clone());
                 }
+                // What it added to CoValues that stay (a returning sender's account) is not
+                // stored either. (Another request's store may have taken it meanwhile, if
+                // that request was answered between this one's import and now.)
+                node.unqueue(&queued);
                 self.shared.leave(&mut node, &leaving, None);
                 Err(error)
             }
