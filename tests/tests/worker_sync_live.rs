@@ -6,34 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
-use std::time::Duration;
-
-use jazz_req::crypto::random::new_random_agent_secret;
 use jazz_req::prelude::*;
-use jazz_req::sync::{SyncClient, SyncOptions};
-use jazz_req_core::cojson::ContentMessage;
 use jazz_req_examples::event_tickets::{BookEventTicket, Event, Ticket};
+use jazz_req_tests::sync_events::{Peer, account_on_server, organise_event, read_reservations};
 use jazz_req_tests::sync_server::SyncServer;
-use serde_json::Value;
-
-fn options() -> SyncOptions {
-    SyncOptions::default()
-        .with_load_timeout(Duration::from_secs(20))
-        .with_ack_timeout(Duration::from_secs(30))
-}
-
-async fn push(url: &str, content: Vec<ContentMessage>) {
-    let client = SyncClient::connect(url, options()).await.unwrap();
-    client.push(content).await.unwrap();
-    client.shutdown().await.unwrap();
-}
-
-/// A node as its own account (fresh), with what it exports.
-fn account(name: &str) -> (LocalNode, CoID, AgentSecret) {
-    let secret = new_random_agent_secret().unwrap();
-    let (node, id) = LocalNode::create_account(secret.clone(), name).unwrap();
-    (node, id, secret)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_sells_an_event_kept_on_the_sync_server_and_syncs_every_ticket() {
@@ -44,44 +20,25 @@ async fn the_worker_sells_an_event_kept_on_the_sync_server_and_syncs_every_ticke
     let url = server.url();
     let capacity = 3;
 
-    // The worker's account is uploaded (as `jazz-req account create --sync-server` does).
-    let (worker_node, worker_account, worker_secret) = account("Ticket worker");
-    let worker_pieces = worker_node
-        .export(&worker_account, &jazz_req::cojson::ResolveQuery::Value)
-        .unwrap();
-    push(&url, worker_pieces.clone()).await;
-
-    // An organiser creates the event on the server; the worker is a writer of its group.
-    let (mut organiser, _, _) = account("Organiser");
-    for piece in &worker_pieces {
-        organiser.import(piece.clone()).unwrap();
-    }
-    let event = organiser
-        .atomically(|node| {
-            let mut tx = Tx::new(node);
-            let group = tx.create_group()?;
-            tx.add_member(&group, Member::Everyone, Role::Reader)?;
-            tx.add_member(&group, &worker_account, Role::Writer)?;
-            let reservations = tx.create_list(&group, Vec::<Ref<Ticket>>::new())?;
-            tx.create(
-                &group,
-                Event {
-                    name: "Jazz night".into(),
-                    capacity,
-                    reservations,
-                },
-            )
-        })
-        .unwrap();
-    let with_list = Event::resolve().reservations(|r| r).into_query();
-    let event_pieces = organiser.export(event.id(), &with_list).unwrap();
-    push(&url, event_pieces.clone()).await;
+    // The worker's account is uploaded (as `jazz-req account create --sync-server` does);
+    // an organiser creates the event on the server, the worker a writer of its group.
+    let (worker_peer, worker_pieces) = account_on_server(&url, "Ticket worker").await.unwrap();
+    let worker_account = worker_peer.account.clone();
+    let event = organise_event(
+        &url,
+        &worker_account,
+        &worker_pieces,
+        "Jazz night",
+        capacity,
+    )
+    .await
+    .unwrap();
 
     // The worker starts on a new store: its account and the event come from the server.
     let dir = std::env::temp_dir().join(format!("jazz-req-worker-sync-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = dir.join("worker.sqlite");
-    let worker = WorkerOptions::new(worker_account.clone(), worker_secret, &store)
+    let worker = WorkerOptions::new(worker_account.clone(), worker_peer.secret.clone(), &store)
         .with_sync_server(&url)
         .start()
         .await
@@ -92,20 +49,17 @@ async fn the_worker_sells_an_event_kept_on_the_sync_server_and_syncs_every_ticke
         .unwrap();
 
     // 3× capacity buyers at once.
-    let shared: Vec<Value> = worker_pieces
-        .iter()
-        .chain(&event_pieces)
-        .map(ContentMessage::to_json)
-        .collect();
+    let shared = event.client_pieces(&worker_pieces);
     let mut buyers = Vec::new();
     for i in 0..capacity * 3 {
-        let (node, me, _) = account(&format!("Buyer {i}"));
-        let client = RequestClient::new(node)
+        let buyer = Peer::fresh(&format!("Buyer {i}")).unwrap();
+        let me = buyer.account.clone();
+        let client = RequestClient::new(buyer.node)
             .with_base_url(format!("http://{addr}"))
             .with_worker(worker_account.clone());
         client.import_pieces(&shared).unwrap();
         let event = client
-            .load::<Event>(event.id(), Event::resolve().reservations(|r| r))
+            .load::<Event>(&event.event, Event::resolve().reservations(|r| r))
             .unwrap();
         buyers.push(tokio::spawn(async move {
             (me, BookEventTicket::send(&client, event).await)
@@ -128,39 +82,26 @@ async fn the_worker_sells_an_event_kept_on_the_sync_server_and_syncs_every_ticke
     );
 
     // A third account that never talked to the worker reads the reservations from the
-    // server: exactly the tickets sold, each naming its buyer and the event.
-    let (mut reader, _, _) = account("Reader");
-    let client = SyncClient::connect(&url, options()).await.unwrap();
-    let mut wanted = vec![event.id().clone(), event.reservations.id().clone()];
-    wanted.extend(sold.iter().map(|(_, ticket)| ticket.clone()));
-    for id in &wanted {
-        for message in client.load(id).await.unwrap().unwrap() {
-            reader.import(message).unwrap();
-        }
-    }
-    let seen = jazz_req::schema::read_loaded::<Event>(
-        &reader,
-        event.id(),
-        &Event::resolve().reservations(|r| r).into_query(),
-    )
-    .unwrap();
-    let mut listed: Vec<CoID> = seen
-        .reservations
-        .items()
+    // server: exactly the tickets sold, each readable by its buyer.
+    let mut listed: Vec<(CoID, Vec<CoID>)> = read_reservations(&url, &event.event)
+        .await
         .unwrap()
-        .iter()
-        .map(|t| t.id().clone())
+        .into_iter()
+        .map(|r| (r.ticket, r.readers))
         .collect();
-    let mut expected: Vec<CoID> = sold.iter().map(|(_, t)| t.clone()).collect();
-    listed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut expected: Vec<(CoID, Vec<CoID>)> = sold
+        .iter()
+        .map(|(buyer, ticket)| (ticket.clone(), vec![buyer.clone()]))
+        .collect();
+    listed.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+    expected.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
     assert_eq!(listed, expected);
     // Tickets are readable by their buyers only; the reader sees that they exist, and the
     // worker, their admin, reads each as naming its buyer and the event.
     for (buyer, ticket) in &sold {
         let read = worker.load::<Ticket>(ticket, Ticket::resolve()).unwrap();
         assert_eq!(read.account.id(), buyer);
-        assert_eq!(read.event.id(), event.id());
+        assert_eq!(read.event.id(), &event.event);
     }
     worker.shutdown().await.unwrap();
     drop(server);
