@@ -254,21 +254,33 @@ async fn a_request_that_does_not_fit_the_schema_never_reaches_the_handler() {
         let body = client
             .request_body(worker.worker.account(), values.as_object().unwrap())
             .unwrap();
-        let answer = reqwest::Client::new()
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(body.to_json().to_string())
-            .send()
-            .await
+        // Refused before it is claimed: the same body is refused the same way again (its id
+        // is not used up), and nothing of it is stored.
+        for _ in 0..2 {
+            let answer = reqwest::Client::new()
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.to_json().to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status().as_u16(), 400, "{values}");
+            let answer: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+            assert_eq!(
+                answer["message"],
+                json!("Request payload is not valid"),
+                "{values}"
+            );
+            assert!(answer["details"]["covalue"].is_string(), "{answer}");
+        }
+        let stored = worker
+            .worker
+            .with_node(|node| {
+                let storage = node.storage().expect("the worker has its store").clone();
+                Ok(storage.known_state(&body.id)?)
+            })
             .unwrap();
-        assert_eq!(answer.status().as_u16(), 400, "{values}");
-        let body: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
-        assert_eq!(
-            body["message"],
-            json!("Request payload is not valid"),
-            "{values}"
-        );
-        assert!(body["details"]["covalue"].is_string(), "{body}");
+        assert_eq!(stored, None, "the refused envelope was stored");
     }
     assert_eq!(ECHO_RUNS.load(Ordering::SeqCst), before, "no handler ran");
 }

@@ -23,6 +23,21 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
 pub trait Handler: Send + Sync + 'static {
     /// Handles one verified, loaded request.
     fn call(&self, ctx: RequestContext) -> HandlerFuture;
+
+    /// Checks the request's values (`values` of the envelope `request`, with what its resolve
+    /// names loaded in `node`) before the request is claimed and marked handled: a request
+    /// refused here keeps its id unused and leaves nothing behind. Runs under the worker's
+    /// node lock, so it must be quick and must not wait. The default accepts everything;
+    /// typed routes read the request's schema here.
+    fn check(
+        &self,
+        request: &CoID,
+        values: &Map<String, Value>,
+        node: &crate::cojson::LocalNode,
+    ) -> Result<(), JazzRequestError> {
+        let _ = (request, values, node);
+        Ok(())
+    }
 }
 
 impl<F, Fut> Handler for F

@@ -101,6 +101,18 @@ struct TypedHandler<R> {
 }
 
 impl<R: Route> Handler for TypedHandler<R> {
+    fn check(
+        &self,
+        request: &CoID,
+        values: &serde_json::Map<String, serde_json::Value>,
+        node: &crate::cojson::LocalNode,
+    ) -> Result<(), JazzRequestError> {
+        // A request that does not fit the schema is refused before it is claimed.
+        read_fields::<R::Request>(request, values, &self.request_resolve, Some(node))
+            .map(|_| ())
+            .map_err(|e| crate::schema::invalid_request(&e))
+    }
+
     fn call(&self, ctx: RequestContext) -> HandlerFuture {
         let request = read_request::<R>(&ctx, &self.request_resolve);
         Box::pin(async move {

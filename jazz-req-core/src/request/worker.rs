@@ -295,7 +295,7 @@ impl RequestWorker {
                 self.shared.config.max_body_bytes,
             ));
         }
-        let accepted = self.accept(&body, &spec.request_resolve).await?;
+        let accepted = self.accept(&body, &spec.request_resolve, handler).await?;
         let current = tracing::Span::current();
         current.record("message_id", tracing::field::display(&accepted.signed.id));
         current.record("sender", tracing::field::display(&accepted.sender));
@@ -340,9 +340,9 @@ impl RequestWorker {
         &self,
         body: &[u8],
         resolve: &crate::cojson::ResolveQuery,
+        handler: &dyn Handler,
     ) -> Result<Accepted, JazzRequestError> {
         let signed = self.check_body(body)?;
-        let now = self.shared.clock.now_ms();
         #[allow(clippy::cast_precision_loss)] // ms timestamps are far below 2^53
         let expiry_f = self.shared.config.expiry_ms as f64;
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked finite
@@ -398,7 +398,8 @@ impl RequestWorker {
                 }
             }
         }
-        match self.admit(&mut node, &signed, resolve, &brought, valid_until, now) {
+        let admitted = self.admit(&mut node, &signed, resolve, handler, &brought, valid_until);
+        match admitted {
             Ok((sender, values)) => {
                 self.shared.in_flight().pin(&sender);
                 Ok(Accepted {
@@ -438,10 +439,11 @@ impl RequestWorker {
         node: &mut LocalNode,
         signed: &SignedBody,
         resolve: &crate::cojson::ResolveQuery,
+        handler: &dyn Handler,
         brought: &[CoID],
         valid_until: u64,
-        now: u64,
     ) -> Result<(CoID, Map<String, Value>), Refused> {
+        let now = self.shared.clock.now_ms();
         let worker = &self.shared.account;
         let envelope = read_envelope(node, &signed.id)?;
         let sender = envelope.sender;
@@ -456,6 +458,7 @@ impl RequestWorker {
         }
         let values = envelope_values(node, &signed.id, &envelope.fields, resolve)?;
         check_decryptable(node, brought)?;
+        handler.check(&signed.id, &values, node)?;
         node.batch(|node| {
             node.map_set(
                 &signed.id,
