@@ -80,6 +80,10 @@ impl Storage for FailingStorage {
         self.inner.claim(namespace, key, expires_at_ms)
     }
 
+    fn release(&self, namespace: &str, keys: &[String]) -> Result<usize, StorageError> {
+        self.inner.release(namespace, keys)
+    }
+
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError> {
         self.inner.purge_expired(now_ms)
     }

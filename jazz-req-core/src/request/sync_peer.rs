@@ -186,7 +186,21 @@ impl RequestWorker {
                 return Err(PeerStartError::AccountNotFound(account));
             }
         }
-        Ok(Self::new(node)?.attach_sync(client, &source))
+        let worker = Self::new(node)?.attach_sync(client, &source);
+        worker.resume_after_restart().await;
+        Ok(worker)
+    }
+
+    /// What a previous run stored and did not see acknowledged goes to the server first.
+    async fn resume_after_restart(&self) {
+        match self.resume_unsynced().await {
+            Ok(0) => {}
+            Ok(covalues) => tracing::info!(covalues, "the outbox reached the sync server"),
+            Err(error) => tracing::warn!(
+                %error,
+                "the outbox did not reach the sync server yet (it is pushed again on the next start)"
+            ),
+        }
     }
 
     /// Makes this worker a peer of the sync server at `url`: CoValues it lacks are loaded
@@ -195,7 +209,9 @@ impl RequestWorker {
     /// be reached.
     pub async fn with_sync(self, url: &str, options: SyncOptions) -> Result<Self, SyncError> {
         let (client, source) = connect(url, options).await?;
-        Ok(self.attach_sync(client, &source))
+        let worker = self.attach_sync(client, &source);
+        worker.resume_after_restart().await;
+        Ok(worker)
     }
 
     /// Attaches a connected client whose source is `source` (see [`connect`]).

@@ -88,6 +88,8 @@ pub(crate) struct WorkerShared {
     unstored_claims: Mutex<Vec<Claim>>,
     /// The senders of accepted requests not yet answered (see `in_flight`).
     in_flight: Mutex<InFlightSenders>,
+    /// Pushes to the sync server in the order their content was taken (see `durable`).
+    pub(crate) pushes: super::durable::PushGate,
 }
 
 impl WorkerShared {
@@ -201,6 +203,7 @@ impl RequestWorker {
                 stores: AtomicU64::new(0),
                 unstored_claims: Mutex::new(Vec::new()),
                 in_flight: Mutex::new(InFlightSenders::default()),
+                pushes: super::durable::PushGate::default(),
             }),
             routes: Arc::new(HashMap::new()),
         })

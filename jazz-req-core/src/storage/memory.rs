@@ -223,6 +223,16 @@ impl Storage for MemoryStorage {
         }
     }
 
+    fn release(&self, namespace: &str, keys: &[String]) -> Result<usize, StorageError> {
+        let mut state = self.lock()?;
+        let mut removed = 0;
+        for key in keys {
+            let entry = (namespace.to_owned(), key.clone());
+            removed += usize::from(state.claims.remove(&entry).is_some());
+        }
+        Ok(removed)
+    }
+
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError> {
         let mut state = self.lock()?;
         let before = state.claims.len();

@@ -90,6 +90,9 @@ pub trait Storage: Send + Sync {
     /// claims of one key exactly one gets `true`. Durable when it returns.
     fn claim(&self, namespace: &str, key: &str, expires_at_ms: u64) -> Result<bool, StorageError>;
 
+    /// Removes the claims `keys` of `namespace` (expired or not); returns how many there were.
+    fn release(&self, namespace: &str, keys: &[String]) -> Result<usize, StorageError>;
+
     /// Removes the claims that expire at or before `now_ms`; returns how many.
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError>;
 

@@ -188,6 +188,17 @@ impl Storage for SqliteStorage {
         self.read(|connection| sqlite_read::live_claims(connection, namespace, now_ms))
     }
 
+    fn release(&self, namespace: &str, keys: &[String]) -> Result<usize, StorageError> {
+        let write = Write::Release {
+            namespace: namespace.to_owned(),
+            keys: keys.to_vec(),
+        };
+        match self.write(write)? {
+            Written::Purged(removed) => Ok(removed),
+            other => Err(unexpected(other)),
+        }
+    }
+
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError> {
         match self.write(Write::Purge { now_ms })? {
             Written::Purged(removed) => Ok(removed),

@@ -42,6 +42,13 @@ pub(crate) enum Write {
         /// The current time (ms since the epoch).
         now_ms: u64,
     },
+    /// Remove these claims of a namespace.
+    Release {
+        /// The namespace.
+        namespace: String,
+        /// The keys.
+        keys: Vec<String>,
+    },
     /// Remove the claims expired at `now_ms`.
     Purge {
         /// The current time (ms since the epoch).
@@ -56,7 +63,7 @@ pub(crate) enum Written {
     Stored(StoreSummary),
     /// A claim: whether it was new.
     Claimed(bool),
-    /// A purge: how many claims were removed.
+    /// A purge or a release: how many claims were removed.
     Purged(usize),
 }
 
@@ -196,6 +203,15 @@ fn execute(connection: &Connection, write: &Write) -> Result<Written, StorageErr
             expires_at_ms,
             now_ms,
         } => claim(connection, namespace, key, *expires_at_ms, *now_ms).map(Written::Claimed),
+        Write::Release { namespace, keys } => {
+            let mut statement = connection
+                .prepare_cached("DELETE FROM claims WHERE namespace = ?1 AND key = ?2")?;
+            let mut removed = 0;
+            for key in keys {
+                removed += statement.execute(params![namespace, key])?;
+            }
+            Ok(Written::Purged(removed))
+        }
         Write::Purge { now_ms } => {
             let removed = connection
                 .prepare_cached("DELETE FROM claims WHERE expires_at <= ?1")?
