@@ -7,18 +7,30 @@
 //! stay until the last of them is done. Accepted requests pin their sender; an account that
 //! should leave while pinned leaves when the last pin goes.
 //!
+//! A sender that comes back soon should not pay for bringing its account again (importing
+//! and verifying it costs about a sixth of a request): the accounts of the last
+//! [`RECENT_SENDERS_KEPT`] senders of answered requests stay, the oldest leaves when one more
+//! arrives. Memory is bounded by that number, not by how many accounts ever sent a request.
+//!
 //! Always used with the node's lock held (lock order: node, then this).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::cojson::LocalNode;
 use crate::crypto::CoID;
 
-/// Pinned senders, and the accounts to evict once their last pin goes.
+/// How many accounts of recent senders stay in memory after their requests are answered.
+pub(crate) const RECENT_SENDERS_KEPT: usize = 1024;
+
+/// Pinned senders, the accounts to evict once their last pin goes, and the recent senders
+/// whose accounts stay.
 #[derive(Debug, Default)]
 pub(crate) struct InFlightSenders {
     pins: HashMap<CoID, usize>,
     leave_when_unpinned: HashSet<CoID>,
+    /// Senders whose accounts stay, oldest first.
+    recent: VecDeque<CoID>,
+    recent_set: HashSet<CoID>,
 }
 
 impl InFlightSenders {
@@ -41,6 +53,26 @@ impl InFlightSenders {
         }
     }
 
+    /// An answered request's `sender` brought its account (among `ids`, what leaves): the
+    /// account stays as one of the recent senders' instead; the oldest of those leaves when
+    /// there are more than [`RECENT_SENDERS_KEPT`].
+    pub(crate) fn keep_recent(&mut self, node: &mut LocalNode, sender: &CoID, ids: &mut Vec<CoID>) {
+        let Some(position) = ids.iter().position(|id| id == sender) else {
+            return;
+        };
+        ids.swap_remove(position);
+        if self.recent_set.insert(sender.clone()) {
+            self.recent.push_back(sender.clone());
+        }
+        while self.recent.len() > RECENT_SENDERS_KEPT {
+            let Some(oldest) = self.recent.pop_front() else {
+                break;
+            };
+            self.recent_set.remove(&oldest);
+            self.evict(node, std::slice::from_ref(&oldest));
+        }
+    }
+
     /// `ids` leave memory (accounts too, see [`LocalNode::evict_with_accounts`]), except the
     /// accounts of senders in flight: those leave when their last request is done.
     pub(crate) fn evict(&mut self, node: &mut LocalNode, ids: &[CoID]) {
@@ -53,5 +85,55 @@ impl InFlightSenders {
             }
         }
         node.evict_with_accounts(&leaving);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+    use super::*;
+    use crate::cojson::ResolveQuery;
+    use crate::crypto::random::new_random_agent_secret;
+
+    fn account(name: &str) -> (LocalNode, CoID) {
+        LocalNode::create_account(new_random_agent_secret().unwrap(), name).unwrap()
+    }
+
+    #[test]
+    fn the_accounts_of_recent_senders_stay_up_to_the_cap_and_pinned_ones_until_unpinned() {
+        let (mut worker, _) = account("Worker");
+        let mut senders = InFlightSenders::default();
+        let mut ids = Vec::new();
+        for i in 0..=RECENT_SENDERS_KEPT {
+            let (sender_node, sender) = account(&format!("Sender {i}"));
+            for piece in sender_node.export(&sender, &ResolveQuery::Value).unwrap() {
+                worker.import(piece).unwrap();
+            }
+            ids.push(sender);
+        }
+        // The first sender is in flight again when it would leave.
+        senders.pin(&ids[0]);
+        for sender in &ids {
+            let mut brought = vec![sender.clone()];
+            senders.keep_recent(&mut worker, sender, &mut brought);
+            assert!(
+                brought.is_empty(),
+                "the sender's account is kept, not evicted"
+            );
+        }
+        let held = ids.iter().filter(|id| worker.get(id).is_some()).count();
+        assert_eq!(
+            held,
+            RECENT_SENDERS_KEPT + 1,
+            "the oldest is pinned: it stays for now"
+        );
+        senders.unpin(&mut worker, &ids[0]);
+        assert!(
+            worker.get(&ids[0]).is_none(),
+            "the oldest left once unpinned"
+        );
+        let held = ids.iter().filter(|id| worker.get(id).is_some()).count();
+        assert_eq!(held, RECENT_SENDERS_KEPT);
     }
 }

@@ -115,13 +115,16 @@ impl WorkerShared {
     }
 
     /// What a request brought (`ids`) leaves memory, accounts too, unless another request in
-    /// flight uses them; `done` is the sender of an accepted request now answered.
+    /// flight uses them; `done` is the sender of an accepted request now answered (its
+    /// account stays among the recent senders', see `in_flight`).
     fn leave(&self, node: &mut LocalNode, ids: &[CoID], done: Option<&CoID>) {
         let mut in_flight = self.in_flight();
+        let mut ids = ids.to_vec();
         if let Some(sender) = done {
             in_flight.unpin(node, sender);
+            in_flight.keep_recent(node, sender, &mut ids);
         }
-        in_flight.evict(node, ids);
+        in_flight.evict(node, &ids);
     }
 
     pub(crate) fn node(&self) -> Result<MutexGuard<'_, LocalNode>, JazzRequestError> {
