@@ -20,7 +20,7 @@ use crate::cojson::LocalNode;
 use crate::crypto::CoID;
 
 /// How many accounts of recent senders stay in memory after their requests are answered.
-pub(crate) const RECENT_SENDERS_KEPT: usize = 1024;
+pub(crate) const RECENT_SENDERS_KEPT: usize = 256;
 
 /// Pinned senders, the accounts to evict once their last pin goes, and the recent senders
 /// whose accounts stay.
