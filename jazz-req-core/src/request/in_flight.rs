@@ -34,12 +34,41 @@ pub(crate) struct InFlightSenders {
 }
 
 impl InFlightSenders {
-    /// The account `sender` stays in memory until [`InFlightSenders::unpin`].
-    pub(crate) fn pin(&mut self, sender: &CoID) {
-        *self.pins.entry(sender.clone()).or_default() += 1;
+    /// `id` stays in memory until [`InFlightSenders::unpin`].
+    pub(crate) fn pin(&mut self, id: &CoID) {
+        *self.pins.entry(id.clone()).or_default() += 1;
     }
 
-    /// One request of `sender` is done; after its last, the account leaves if it was to.
+    /// What an accepted request uses (its sender, what it brought) stays in memory, and
+    /// queued for the store, until [`InFlightSenders::unpin_all`]: identical copies of one
+    /// body bring the same envelope and group, and a refused copy must not take them from
+    /// the copy that runs.
+    pub(crate) fn pin_all(&mut self, ids: &[CoID]) {
+        for id in ids {
+            self.pin(id);
+        }
+    }
+
+    /// The request that pinned `ids` is done.
+    pub(crate) fn unpin_all(&mut self, node: &mut LocalNode, ids: &[CoID]) {
+        for id in ids {
+            self.unpin(node, id);
+        }
+    }
+
+    /// A refused request's imported `queued` content leaves the store queue, except that of
+    /// CoValues a request in flight uses (the same content, which that request stores).
+    pub(crate) fn unqueue(&self, node: &mut LocalNode, queued: &[crate::cojson::ContentMessage]) {
+        let leaving: Vec<_> = queued
+            .iter()
+            .filter(|message| !self.pins.contains_key(&message.id))
+            .cloned()
+            .collect();
+        node.unqueue(&leaving);
+    }
+
+    /// One request using `sender` (or any pinned id) is done; after its last, it leaves if
+    /// it was to.
     pub(crate) fn unpin(&mut self, node: &mut LocalNode, sender: &CoID) {
         let Some(count) = self.pins.get_mut(sender) else {
             return;

@@ -117,14 +117,19 @@ impl WorkerShared {
     /// What a request brought (`ids`) leaves memory, accounts too, unless another request in
     /// flight uses them; `done` is the sender of an accepted request now answered (its
     /// account stays among the recent senders', see `in_flight`).
-    fn leave(&self, node: &mut LocalNode, ids: &[CoID], done: Option<&CoID>) {
+    fn leave(&self, node: &mut LocalNode, ids: &[CoID], done: Option<&Accepted>) {
         let mut in_flight = self.in_flight();
         let mut ids = ids.to_vec();
-        if let Some(sender) = done {
-            in_flight.unpin(node, sender);
-            in_flight.keep_recent(node, sender, &mut ids);
+        if let Some(accepted) = done {
+            in_flight.unpin_all(node, &accepted.pinned);
+            in_flight.keep_recent(node, &accepted.sender, &mut ids);
         }
         in_flight.evict(node, &ids);
+    }
+
+    /// A refused request's imported content leaves the store queue (see `in_flight`).
+    fn unqueue(&self, node: &mut LocalNode, queued: &[crate::cojson::ContentMessage]) {
+        self.in_flight().unqueue(node, queued);
     }
 
     pub(crate) fn node(&self) -> Result<MutexGuard<'_, LocalNode>, JazzRequestError> {
@@ -332,7 +337,7 @@ impl RequestWorker {
                     let mut node = self.shared.node()?;
                     let submitted = self.submit(&mut node, accepted.failures_seen);
                     self.shared
-                        .leave(&mut node, &accepted.fresh, Some(&accepted.sender));
+                        .leave(&mut node, &accepted.fresh, Some(&accepted));
                     submitted?
                 };
                 self.settle(submitted).await?;
@@ -374,7 +379,7 @@ impl RequestWorker {
             let loaded = self.shared.load_through_peers(&signed.id, resolve).await;
             if let Err(error) = loaded {
                 let mut node = self.shared.node()?;
-                node.unqueue(&queued);
+                self.shared.unqueue(&mut node, &queued);
                 self.shared.leave(&mut node, &fresh, None);
                 return Err(error.to_request_error());
             }
@@ -398,7 +403,7 @@ impl RequestWorker {
                     }
                 }
                 Err(error) => {
-                    node.unqueue(&queued);
+                    self.shared.unqueue(&mut node, &queued);
                     self.shared.leave(&mut node, &fresh, None);
                     return Err(error);
                 }
@@ -407,13 +412,18 @@ impl RequestWorker {
         let admitted = self.admit(&mut node, &signed, resolve, handler, &brought, valid_until);
         match admitted {
             Ok((sender, values)) => {
-                self.shared.in_flight().pin(&sender);
+                let mut pinned = brought;
+                if !pinned.contains(&sender) {
+                    pinned.push(sender.clone());
+                }
+                self.shared.in_flight().pin_all(&pinned);
                 Ok(Accepted {
                     signed,
                     sender,
                     values,
                     fresh,
                     failures_seen,
+                    pinned,
                 })
             }
             Err(Refused { error, marked }) => {
@@ -426,7 +436,7 @@ impl RequestWorker {
                 // What it added to CoValues that stay (a returning sender's account) is not
                 // stored either. (Another request's store may have taken it meanwhile, if
                 // that request was answered between this one's import and now.)
-                node.unqueue(&queued);
+                self.shared.unqueue(&mut node, &queued);
                 self.shared.leave(&mut node, &leaving, None);
                 Err(error)
             }
@@ -535,7 +545,7 @@ impl RequestWorker {
                         .flatten(),
                 );
             }
-            self.shared.leave(&mut node, &done, Some(&accepted.sender));
+            self.shared.leave(&mut node, &done, Some(accepted));
             (built, submitted?)
         };
         // What the handler wrote is stored even when the response could not be built.
@@ -664,6 +674,8 @@ pub(crate) struct Accepted {
     fresh: Vec<CoID>,
     /// How many stores had failed when it was accepted.
     failures_seen: u64,
+    /// What stays in memory while it runs (see `in_flight`).
+    pinned: Vec<CoID>,
 }
 
 /// Why [`RequestWorker::admit`] refused a request, and whether the envelope already got the
