@@ -249,3 +249,21 @@ pub fn worker_node(storage: Option<Arc<dyn Storage>>) -> Result<LocalNode, Strin
     }
     Ok(node)
 }
+
+/// A handler's values as a judge compares them: each reference the node holds replaced by
+/// the whole tree it names (so that a changed object behind an unchanged id shows).
+pub fn expanded(node: &LocalNode, values: &Map<String, Value>) -> Map<String, Value> {
+    values
+        .iter()
+        .map(|(key, value)| {
+            let reference = value.as_str().and_then(|s| CoID::parse(s).ok());
+            let value = match reference {
+                Some(id) if node.get(&id).is_some() => node
+                    .loaded_tree(&id)
+                    .unwrap_or_else(|e| json!({"unreadable": e.to_string()})),
+                _ => value.clone(),
+            };
+            (key.clone(), value)
+        })
+        .collect()
+}

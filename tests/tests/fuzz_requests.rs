@@ -53,6 +53,7 @@ use jazz_req_core::request::{
 };
 use jazz_req_core::storage::{MemoryStorage, Storage};
 use jazz_req_tests::fixtures::{committed_vectors_dir, load_from};
+use jazz_req_tests::rust_peer::expanded;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use serde_json::{Map, Value, json};
@@ -381,22 +382,6 @@ struct Harness {
     storage: Arc<MemoryStorage>,
     seen: Arc<Mutex<Vec<Seen>>>,
     stored: Vec<KnownState>,
-}
-
-fn expanded(node: &LocalNode, values: &Map<String, Value>) -> Map<String, Value> {
-    values
-        .iter()
-        .map(|(key, value)| {
-            let reference = value.as_str().and_then(|s| CoID::parse(s).ok());
-            let value = match reference {
-                Some(id) if node.get(&id).is_some() => node
-                    .loaded_tree(&id)
-                    .unwrap_or_else(|e| json!({"unreadable": e.to_string()})),
-                _ => value.clone(),
-            };
-            (key.clone(), value)
-        })
-        .collect()
 }
 
 fn snapshot(storage: &MemoryStorage) -> Vec<KnownState> {

@@ -43,7 +43,7 @@ use jazz_req_core::request::{
     WorkerConfig,
 };
 use jazz_req_core::storage::{MemoryStorage, Storage};
-use jazz_req_tests::rust_peer::create_event;
+use jazz_req_tests::rust_peer::{create_event, expanded};
 use jazz_req_tests::ts_peer::{TsWorker, run_ts_client};
 use serde_json::{Map, Value, json};
 
@@ -1581,22 +1581,6 @@ fn snapshot(storage: &MemoryStorage) -> Vec<KnownState> {
 struct Seen {
     sender: CoID,
     values: Map<String, Value>,
-}
-
-fn expanded(node: &LocalNode, values: &Map<String, Value>) -> Map<String, Value> {
-    values
-        .iter()
-        .map(|(key, value)| {
-            let reference = value.as_str().and_then(|s| CoID::parse(s).ok());
-            let value = match reference {
-                Some(id) if node.get(&id).is_some() => node
-                    .loaded_tree(&id)
-                    .unwrap_or_else(|e| json!({"unreadable": e.to_string()})),
-                _ => value.clone(),
-            };
-            (key.clone(), value)
-        })
-        .collect()
 }
 
 /// The Rust worker's account and store content before any request.

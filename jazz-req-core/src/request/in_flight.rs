@@ -119,25 +119,26 @@ impl InFlightSenders {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
-
     use super::*;
     use crate::cojson::ResolveQuery;
     use crate::crypto::random::new_random_agent_secret;
 
-    fn account(name: &str) -> (LocalNode, CoID) {
-        LocalNode::create_account(new_random_agent_secret().unwrap(), name).unwrap()
+    type Outcome = Result<(), Box<dyn std::error::Error>>;
+
+    fn account(name: &str) -> Result<(LocalNode, CoID), Box<dyn std::error::Error>> {
+        Ok(LocalNode::create_account(new_random_agent_secret()?, name)?)
     }
 
     #[test]
-    fn the_accounts_of_recent_senders_stay_up_to_the_cap_and_pinned_ones_until_unpinned() {
-        let (mut worker, _) = account("Worker");
+    fn the_accounts_of_recent_senders_stay_up_to_the_cap_and_pinned_ones_until_unpinned() -> Outcome
+    {
+        let (mut worker, _) = account("Worker")?;
         let mut senders = InFlightSenders::default();
         let mut ids = Vec::new();
         for i in 0..=RECENT_SENDERS_KEPT {
-            let (sender_node, sender) = account(&format!("Sender {i}"));
-            for piece in sender_node.export(&sender, &ResolveQuery::Value).unwrap() {
-                worker.import(piece).unwrap();
+            let (sender_node, sender) = account(&format!("Sender {i}"))?;
+            for piece in sender_node.export(&sender, &ResolveQuery::Value)? {
+                worker.import(piece)?;
             }
             ids.push(sender);
         }
@@ -164,5 +165,6 @@ mod tests {
         );
         let held = ids.iter().filter(|id| worker.get(id).is_some()).count();
         assert_eq!(held, RECENT_SENDERS_KEPT);
+        Ok(())
     }
 }
