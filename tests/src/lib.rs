@@ -4,6 +4,7 @@ pub mod child_process;
 pub mod covalue_vectors;
 pub mod crypto_vectors;
 pub mod fixtures;
+pub mod holding_proxy;
 pub mod kill_rounds;
 pub mod node;
 pub mod people;

@@ -16,6 +16,15 @@
 //! them; a worker that starts again pushes what its outbox still names
 //! ([`RequestWorker::resume_unsynced`]), so that nothing stored is missing on the server.
 //!
+//! What the answer waits for at the sync server ([`AwaitSync`]): a request whose handler
+//! wrote (through [`RequestContext::transaction`](super::RequestContext::transaction) or
+//! [`RequestContext::with_node`](super::RequestContext::with_node)) answers once the server
+//! acknowledged everything taken up to its own turn, as jazz-tools waits for what its handler
+//! wrote. A request that wrote nothing but its own bookkeeping (the envelope's `$handled` mark,
+//! the response the client gets in the body) answers once that is stored; the push follows in
+//! take order and is acknowledged in the background, with at most
+//! [`MAX_ANSWERED_UNACKNOWLEDGED`] such answers ahead of the server.
+//!
 //! The waiting runs in a task of its own: a request whose client went away still completes
 //! its store and push (later pushes wait for it).
 
@@ -35,6 +44,20 @@ use crate::sync::{PendingPush, SyncClient, SyncError};
 /// Stores between two purges of expired claims from the store.
 const PURGE_EVERY: u64 = 4096;
 
+/// How many requests may have answered before the sync server acknowledged their bookkeeping
+/// (see [`AwaitSync::Stored`]): past this, an answer waits for the server to catch up, so a
+/// slow server slows the answers instead of growing what is queued for it.
+pub(crate) const MAX_ANSWERED_UNACKNOWLEDGED: usize = 256;
+
+/// What a request's answer waits for, beyond its store, when the worker has a sync server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AwaitSync {
+    /// The handler wrote: the server has acknowledged every turn up to this request's.
+    Acknowledged,
+    /// Only bookkeeping was written: stored, and pushed in order in the background.
+    Stored,
+}
+
 /// The storage namespace of the outbox: CoValues stored but maybe not yet on the sync server.
 pub(crate) const OUTBOX: &str = "jazz-req/outbox";
 
@@ -51,6 +74,8 @@ pub(crate) struct Submitted {
     claims: Vec<Claim>,
     /// Its outbox entries (released once the sync server acknowledged the content).
     outbox: Vec<String>,
+    /// CoValues stored but not pushed (a response: the client has it in the body).
+    local_only: Vec<CoID>,
     stored: Option<PendingStore>,
     /// Its place in the order of pushes, when there is something to push.
     push_turn: Option<u64>,
@@ -94,6 +119,11 @@ struct GateState {
     acknowledged: std::collections::BTreeSet<u64>,
     /// Every turn below this is acknowledged.
     watermark: u64,
+}
+
+/// Permits for answers that leave before the server acknowledged them.
+pub(crate) fn answered_unacknowledged() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(MAX_ANSWERED_UNACKNOWLEDGED))
 }
 
 type PushReply = oneshot::Sender<Option<Result<PendingPush, SyncError>>>;
@@ -165,10 +195,14 @@ impl RequestWorker {
     /// store (call it with the node's lock held; see the module docs). When even taking fails
     /// (the storage cannot say what it holds), everything queued is forgotten so that memory
     /// agrees with the store.
+    ///
+    /// What `local_only` names is stored and not pushed: a response envelope and its group,
+    /// which the client gets in the body (and a jazz-tools client's node syncs itself).
     pub(crate) fn submit(
         &self,
         node: &mut LocalNode,
         failures_seen: u64,
+        local_only: Vec<CoID>,
     ) -> Result<Submitted, JazzRequestError> {
         let shared = &self.shared;
         let content = node.take_unsaved().map_err(|error| {
@@ -183,20 +217,23 @@ impl RequestWorker {
         let push_turn = shared.sync.get().map(|_| shared.pushes.turn());
         let mut outbox = Vec::new();
         if let (Some(turn), Some(_)) = (push_turn, &shared.storage) {
-            let expires_at_ms = crate::cojson::clock::now_ms().saturating_add(OUTBOX_KEEP_MS);
+            // One entry per take, sortable by the order of the takes: `{turn}-{id},{id},…` in
+            // the order the take holds them.
             let mut seen: Vec<&CoID> = Vec::new();
             for message in &content {
-                if !seen.contains(&&message.id) {
+                if !seen.contains(&&message.id) && !local_only.contains(&message.id) {
                     seen.push(&message.id);
-                    // Sortable: the order of the takes, then the order within one.
-                    let key = format!("{turn:020}-{:06}-{}", seen.len(), message.id);
-                    outbox.push(key.clone());
-                    claims.push(Claim {
-                        namespace: OUTBOX.to_owned(),
-                        key,
-                        expires_at_ms,
-                    });
                 }
+            }
+            if !seen.is_empty() {
+                let ids: Vec<&str> = seen.iter().map(|id| id.as_str()).collect();
+                let key = format!("{turn:020}-{}", ids.join(","));
+                outbox.push(key.clone());
+                claims.push(Claim {
+                    namespace: OUTBOX.to_owned(),
+                    key,
+                    expires_at_ms: crate::cojson::clock::now_ms().saturating_add(OUTBOX_KEEP_MS),
+                });
             }
         }
         // Submitted even when empty: the writer commits in order, so once this one is durable
@@ -209,6 +246,7 @@ impl RequestWorker {
             content: Arc::new(content),
             claims,
             outbox,
+            local_only,
             stored,
             push_turn,
             failures_seen,
@@ -216,77 +254,124 @@ impl RequestWorker {
     }
 
     /// Waits, without the node's lock, until what was submitted is stored, then pushes it to
-    /// the sync server (in the order of the takes) and waits for its acknowledgement. If the
-    /// store fails, what it held leaves memory (see [`LocalNode::forget_unstored`]), its
-    /// claims stay used (the handler ran and may have done what cannot be undone) and are
-    /// recorded with the next store, nothing is pushed, and the request gets a 500. A request
-    /// during which another store failed gets a 500 too: its writes may have been in that
-    /// store.
-    pub(crate) async fn settle(&self, submitted: Submitted) -> Result<(), JazzRequestError> {
+    /// the sync server (in the order of the takes) and, as `wait` says, waits for its
+    /// acknowledgement or lets it come in the background. If the store fails, what it held
+    /// leaves memory (see [`LocalNode::forget_unstored`]), its claims stay used (the handler
+    /// ran and may have done what cannot be undone) and are recorded with the next store,
+    /// nothing is pushed, and the request gets a 500. A request during which another store
+    /// failed gets a 500 too: its writes may have been in that store.
+    pub(crate) async fn settle(
+        &self,
+        submitted: Submitted,
+        wait: AwaitSync,
+    ) -> Result<(), JazzRequestError> {
         let worker = self.clone();
-        tokio::spawn(async move { worker.settle_now(submitted).await })
+        let (answer, answered) = oneshot::channel();
+        tokio::spawn(async move { worker.settle_now(submitted, wait, answer).await });
+        answered
             .await
             .unwrap_or_else(|error| Err(JazzRequestError::internal_while("settling", error)))
     }
 
-    async fn settle_now(&self, submitted: Submitted) -> Result<(), JazzRequestError> {
+    async fn settle_now(
+        &self,
+        submitted: Submitted,
+        wait: AwaitSync,
+        answer: oneshot::Sender<Result<(), JazzRequestError>>,
+    ) {
         let Submitted {
             content,
             claims,
             outbox,
+            local_only,
             stored,
             push_turn,
             failures_seen,
         } = submitted;
         let stored = match stored {
             None => Ok(()),
-            Some(pending) => {
-                let outcome = tokio::task::spawn_blocking(move || pending.wait()).await;
-                match outcome {
-                    Ok(Ok(_)) => {
-                        self.purge_now_and_then();
-                        Ok(())
-                    }
-                    Ok(Err(error)) => {
-                        Err(Box::new(error) as Box<dyn std::error::Error + Send + Sync>)
-                    }
-                    Err(error) => Err(Box::new(error) as Box<dyn std::error::Error + Send + Sync>),
+            Some(pending) => match pending.finished().await {
+                Ok(_) => {
+                    self.purge_now_and_then();
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            },
+        };
+        let sync = push_turn.zip(self.shared.sync.get());
+        let mut answer = Some(answer);
+        let mut permit = None;
+        if let (Some((turn, sync)), Ok(())) = (sync, &stored) {
+            let to_push: Vec<ContentMessage> = content
+                .iter()
+                .filter(|message| !local_only.contains(&message.id))
+                .cloned()
+                .collect();
+            let to_push = (!to_push.is_empty()).then_some(to_push);
+            let pushed = self
+                .shared
+                .pushes
+                .ready(sync, turn, to_push)
+                .await
+                .ok()
+                .flatten();
+            if wait == AwaitSync::Stored {
+                // Handed to the sync client in order: the answer may leave (once fewer than
+                // the limit are ahead of the server).
+                permit = Arc::clone(&self.shared.answered_unacknowledged)
+                    .acquire_owned()
+                    .await
+                    .ok();
+                if let Some(answer) = answer.take() {
+                    let _ = answer.send(self.stored_in_time(failures_seen));
                 }
             }
-        };
-        let pushed = match (push_turn, self.shared.sync.get()) {
-            (Some(turn), Some(sync)) => {
-                let to_push =
-                    (stored.is_ok() && !content.is_empty()).then(|| content.as_ref().clone());
-                self.shared
-                    .pushes
-                    .ready(sync, turn, to_push)
-                    .await
-                    .ok()
-                    .flatten()
+            let acknowledged = match pushed {
+                None => Ok(()),
+                Some(Ok(pending)) => pending.acknowledged().await,
+                Some(Err(error)) => Err(error),
+            };
+            self.shared.pushes.acknowledged(turn).await;
+            drop(permit);
+            match acknowledged {
+                Ok(()) => self.release_outbox(outbox),
+                Err(error) => {
+                    tracing::error!(
+                        %error,
+                        "the sync server did not acknowledge the request's changes"
+                    );
+                    if let Some(answer) = answer.take() {
+                        let _ = answer.send(Err(JazzRequestError::new(
+                            "The sync server did not acknowledge the changes",
+                            503,
+                        )));
+                    }
+                }
             }
-            _ => None,
-        };
-        let acknowledged = match pushed {
-            None => Ok(()),
-            Some(Ok(pending)) => pending.acknowledged().await,
-            Some(Err(error)) => Err(error),
-        };
-        if let Some(turn) = push_turn {
+        } else if let Some((turn, sync)) = sync {
+            // The store failed: nothing to push, and the turn passes on.
+            let _ = self.shared.pushes.ready(sync, turn, None).await;
             self.shared.pushes.acknowledged(turn).await;
         }
-        if let Err(error) = stored {
-            self.forget_unstored(&content, claims);
-            return Err(JazzRequestError::internal_while(
-                "storing the request's changes",
-                error,
-            ));
-        }
-        acknowledged.map_err(|error| {
-            tracing::error!(%error, "the sync server did not acknowledge the request's changes");
-            JazzRequestError::new("The sync server did not acknowledge the changes", 503)
-        })?;
-        self.release_outbox(outbox);
+        let Some(answer) = answer else {
+            return;
+        };
+        let outcome = match stored {
+            Err(error) => {
+                self.forget_unstored(&content, claims);
+                Err(JazzRequestError::internal_while(
+                    "storing the request's changes",
+                    error,
+                ))
+            }
+            Ok(()) => self.stored_in_time(failures_seen),
+        };
+        // A request that stopped waiting is no reason to stop.
+        let _ = answer.send(outcome);
+    }
+
+    /// `Ok` unless a store failed while the request was in flight.
+    fn stored_in_time(&self, failures_seen: u64) -> Result<(), JazzRequestError> {
         if self.shared.store_failures.load(Ordering::SeqCst) == failures_seen {
             Ok(())
         } else {
@@ -297,20 +382,12 @@ impl RequestWorker {
         }
     }
 
-    /// The server has what these outbox entries name: they leave the store (in the
-    /// background; one left behind only means one more push after a restart).
+    /// The server has what these outbox entries name: they leave the store (with its next
+    /// commit; one left behind only means one more push after a restart).
     fn release_outbox(&self, keys: Vec<String>) {
-        let Some(storage) = self.shared.storage.clone() else {
-            return;
-        };
-        if keys.is_empty() {
-            return;
+        if let (Some(storage), false) = (&self.shared.storage, keys.is_empty()) {
+            storage.release_in_background(OUTBOX, keys);
         }
-        tokio::task::spawn_blocking(move || {
-            if let Err(error) = storage.release(OUTBOX, &keys) {
-                tracing::warn!(%error, "could not release outbox entries");
-            }
-        });
     }
 
     /// Pushes to the sync server what the store holds of the CoValues its outbox still names
@@ -337,11 +414,14 @@ impl RequestWorker {
             return Ok(0);
         }
         keys.sort();
+        // `{turn}-{id},{id},…` (and `{turn}-{position}-{id}` from before one entry per take).
         let mut ids: Vec<CoID> = Vec::new();
         for key in &keys {
-            let id = key.rsplit('-').next().and_then(|id| CoID::parse(id).ok());
-            if let Some(id) = id.filter(|id| !ids.contains(id)) {
-                ids.push(id);
+            let listed = key.rsplit('-').next().unwrap_or_default().split(',');
+            for id in listed.filter_map(|id| CoID::parse(id).ok()) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
             }
         }
         // Into memory (verified again, with what they depend on), so that the server's own

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value};
 
@@ -57,6 +58,10 @@ pub struct RequestContext {
     pub(crate) made_by: CoID,
     pub(crate) envelope: CoID,
     pub(crate) values: Map<String, Value>,
+    /// Set once the handler takes the node to write ([`RequestContext::transaction`],
+    /// [`RequestContext::with_node`]): its answer then waits until the sync server has what
+    /// it wrote.
+    pub(crate) wrote: Arc<AtomicBool>,
 }
 
 impl RequestContext {
@@ -96,6 +101,7 @@ impl RequestContext {
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, JazzRequestError>,
     ) -> Result<T, JazzRequestError> {
         let mut node = self.worker.lock_node()?;
+        self.wrote.store(true, Ordering::Relaxed);
         node.atomically(|node| f(&mut Tx::new(node)))
     }
 
@@ -120,6 +126,7 @@ impl RequestContext {
         f: impl FnOnce(&mut LocalNode) -> Result<T, E>,
     ) -> Result<T, E> {
         let mut node = self.worker.lock_node()?;
+        self.wrote.store(true, Ordering::Relaxed);
         node.batch(|node| Ok(f(node)))?
     }
 }

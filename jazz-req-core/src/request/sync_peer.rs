@@ -257,9 +257,10 @@ impl RequestWorker {
             .load(std::sync::atomic::Ordering::SeqCst);
         let submitted = {
             let mut node = self.shared.node()?;
-            self.submit(&mut node, failures_seen)?
+            self.submit(&mut node, failures_seen, Vec::new())?
         };
-        self.settle(submitted).await?;
+        self.settle(submitted, super::durable::AwaitSync::Acknowledged)
+            .await?;
         if let Some(sync) = self.shared.sync.get() {
             sync.shutdown().await.map_err(|error| {
                 tracing::error!(%error, "not everything reached the sync server");

@@ -12,7 +12,7 @@
 //! what could not be stored leaves memory, so that no later request sees or builds on it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -22,6 +22,7 @@ use tracing::Instrument as _;
 
 use super::body::SignedBody;
 use super::clock::{Clock, SystemClock};
+use super::durable::AwaitSync;
 use super::envelope::{
     HANDLED_KEY, check_decryptable, create_envelope, envelope_values, import_pieces,
     pieces_to_import, read_envelope, unreadable,
@@ -90,6 +91,8 @@ pub(crate) struct WorkerShared {
     in_flight: Mutex<InFlightSenders>,
     /// Pushes to the sync server in the order their content was taken (see `durable`).
     pub(crate) pushes: super::durable::PushGate,
+    /// Permits for answers that left before the sync server acknowledged them.
+    pub(crate) answered_unacknowledged: Arc<tokio::sync::Semaphore>,
 }
 
 impl WorkerShared {
@@ -212,6 +215,7 @@ impl RequestWorker {
                 unstored_claims: Mutex::new(Vec::new()),
                 in_flight: Mutex::new(InFlightSenders::default()),
                 pushes: super::durable::PushGate::default(),
+                answered_unacknowledged: super::durable::answered_unacknowledged(),
             }),
             routes: Arc::new(HashMap::new()),
         })
@@ -323,24 +327,33 @@ impl RequestWorker {
             }
             None => None,
         };
+        let wrote = Arc::new(AtomicBool::new(false));
         let ctx = RequestContext {
             worker: self.shared.clone(),
             made_by: accepted.sender.clone(),
             envelope: accepted.signed.id.clone(),
             values: accepted.values.clone(),
+            wrote: Arc::clone(&wrote),
         };
-        match handler.call(ctx).await {
-            Ok(response_values) => self.respond(spec, &accepted, &response_values).await,
+        let called = handler.call(ctx).await;
+        // What the answer waits for at the sync server (see `durable`).
+        let wait = if wrote.load(Ordering::Relaxed) {
+            AwaitSync::Acknowledged
+        } else {
+            AwaitSync::Stored
+        };
+        match called {
+            Ok(response_values) => self.respond(spec, &accepted, &response_values, wait).await,
             Err(error) => {
                 // What the handler wrote before failing (and the `$handled` mark) is kept.
                 let submitted = {
                     let mut node = self.shared.node()?;
-                    let submitted = self.submit(&mut node, accepted.failures_seen);
+                    let submitted = self.submit(&mut node, accepted.failures_seen, Vec::new());
                     self.shared
                         .leave(&mut node, &accepted.fresh, Some(&accepted));
                     submitted?
                 };
-                self.settle(submitted).await?;
+                self.settle(submitted, wait).await?;
                 Err(error)
             }
         }
@@ -528,28 +541,36 @@ impl RequestWorker {
         spec: &RouteSpec,
         accepted: &Accepted,
         values: &Map<String, Value>,
+        wait: AwaitSync,
     ) -> Result<String, JazzRequestError> {
         let now = self.shared.clock.now_ms();
         let (built, submitted) = {
             let mut node = self.shared.node()?;
             let built = Self::build_response(&mut node, spec, &accepted.sender, values, now);
-            let submitted = self.submit(&mut node, accepted.failures_seen);
+            // The response and its group go to the client in the body, not to the sync
+            // server. Only what this request made: an existing group a response names stays
+            // as it is.
+            let response: Vec<CoID> = match &built {
+                Ok((_, response, response_group)) => {
+                    [Some(response.clone()), response_group.clone()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|id| !accepted.fresh.contains(id))
+                        .collect()
+                }
+                Err(_) => Vec::new(),
+            };
+            let submitted = self.submit(&mut node, accepted.failures_seen, response.clone());
             // The envelopes are answered: what they hold goes to storage, not memory. Only
             // what this request brought or made leaves (a client may name an existing group
             // as its envelope's owner: that group stays).
             let mut done: Vec<CoID> = accepted.fresh.clone();
-            if let Ok((_, response, response_group)) = &built {
-                done.extend(
-                    [Some(response.clone()), response_group.clone()]
-                        .into_iter()
-                        .flatten(),
-                );
-            }
+            done.extend(response);
             self.shared.leave(&mut node, &done, Some(accepted));
             (built, submitted?)
         };
         // What the handler wrote is stored even when the response could not be built.
-        self.settle(submitted).await?;
+        self.settle(submitted, wait).await?;
         built.map(|(payload, _, _)| payload.success_text())
     }
 

@@ -93,6 +93,15 @@ pub trait Storage: Send + Sync {
     /// Removes the claims `keys` of `namespace` (expired or not); returns how many there were.
     fn release(&self, namespace: &str, keys: &[String]) -> Result<usize, StorageError>;
 
+    /// Removes the claims `keys` of `namespace` without waiting: with the next commit where
+    /// the store batches its writes (a release that is lost with a crash leaves the claims
+    /// as they were). A failure is logged. The default releases now.
+    fn release_in_background(&self, namespace: &str, keys: Vec<String>) {
+        if let Err(error) = self.release(namespace, &keys) {
+            tracing::warn!(%error, "could not release claims");
+        }
+    }
+
     /// Removes the claims that expire at or before `now_ms`; returns how many.
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError>;
 
@@ -122,7 +131,7 @@ pub trait Storage: Send + Sync {
 
     /// Hands `content` and `claims` to the storage as one durable step, like
     /// [`Storage::store_with_claims`], and returns without waiting for it:
-    /// [`PendingStore::wait`] says when it is durable. Steps become durable in the order they
+    /// [`PendingStore::finished`] says when it is durable. Steps become durable in the order they
     /// were submitted (one never lands before one submitted earlier; a failed step does not
     /// stop later ones), so a caller that takes content and submits it under one lock keeps
     /// the order it took it in. The default does the whole step now.

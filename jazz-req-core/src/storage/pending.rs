@@ -1,17 +1,20 @@
-//! [`PendingStore`]: a store handed to the storage whose outcome is waited for later.
+//! [`PendingStore`]: a store handed to the storage whose outcome is awaited later.
+
+use tokio::sync::oneshot;
 
 use super::{StorageError, StoreSummary};
 
 /// A store submitted with [`Storage::submit_with_claims`](super::Storage::submit_with_claims):
-/// queued (or already done); [`PendingStore::wait`] blocks until it is durable or failed.
-#[must_use = "a submitted store is durable only once `wait` says so"]
+/// queued (or already done); [`PendingStore::finished`] resolves once it is durable or failed.
+/// Awaiting it holds no thread: the storage answers it when its commit is done.
+#[must_use = "a submitted store is durable only once `finished` says so"]
 pub struct PendingStore {
     outcome: Outcome,
 }
 
 enum Outcome {
     Done(Result<StoreSummary, StorageError>),
-    Waiting(Box<dyn FnOnce() -> Result<StoreSummary, StorageError> + Send>),
+    Awaiting(oneshot::Receiver<Result<StoreSummary, StorageError>>),
 }
 
 impl PendingStore {
@@ -22,20 +25,19 @@ impl PendingStore {
         }
     }
 
-    /// A store whose outcome `wait` blocks for.
-    pub fn waiting(
-        wait: impl FnOnce() -> Result<StoreSummary, StorageError> + Send + 'static,
-    ) -> Self {
+    /// A store whose outcome comes on `answer` (a storage that stops before answering
+    /// fails it with [`StorageError::WriterStopped`]).
+    pub fn awaiting(answer: oneshot::Receiver<Result<StoreSummary, StorageError>>) -> Self {
         Self {
-            outcome: Outcome::Waiting(Box::new(wait)),
+            outcome: Outcome::Awaiting(answer),
         }
     }
 
-    /// Blocks until the store is durable (what it added) or failed.
-    pub fn wait(self) -> Result<StoreSummary, StorageError> {
+    /// Resolves once the store is durable (what it added) or failed.
+    pub async fn finished(self) -> Result<StoreSummary, StorageError> {
         match self.outcome {
             Outcome::Done(outcome) => outcome,
-            Outcome::Waiting(wait) => wait(),
+            Outcome::Awaiting(answer) => answer.await.map_err(|_| StorageError::WriterStopped)?,
         }
     }
 }
@@ -45,7 +47,7 @@ impl std::fmt::Debug for PendingStore {
         let state = match &self.outcome {
             Outcome::Done(Ok(_)) => "stored",
             Outcome::Done(Err(_)) => "failed",
-            Outcome::Waiting(_) => "waiting",
+            Outcome::Awaiting(_) => "waiting",
         };
         f.debug_struct("PendingStore")
             .field("state", &state)

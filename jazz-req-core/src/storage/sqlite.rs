@@ -6,7 +6,7 @@
 //! for the writer.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -14,7 +14,7 @@ use rusqlite::Connection;
 
 use super::pieces::LoadedCoValue;
 use super::sqlite_store::PreparedContent;
-use super::sqlite_writer::{Job, SharedStats, Write, WriterStats, Written};
+use super::sqlite_writer::{Job, Reply, SharedStats, Write, WriterStats, Written, unexpected};
 use super::{PendingStore, Storage, StorageError, StoreSummary, sqlite_read, sqlite_schema};
 use crate::cojson::clock::now_ms;
 use crate::cojson::{ContentMessage, KnownState};
@@ -67,21 +67,17 @@ impl SqliteStorage {
 
     /// Sends `write` to the writer thread and waits until its batch is committed.
     fn write(&self, write: Write) -> Result<Written, StorageError> {
-        let answer = self.submit(write)?;
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.submit(write, Reply::Blocking(reply))?;
         answer.recv().map_err(|_| StorageError::WriterStopped)?
     }
 
-    /// Queues `write` for the writer thread (writes are committed in the order queued) and
-    /// returns where its outcome will come.
-    fn submit(
-        &self,
-        write: Write,
-    ) -> Result<Receiver<Result<Written, StorageError>>, StorageError> {
-        let (reply, answer) = mpsc::sync_channel(1);
+    /// Queues `write` for the writer thread (writes are committed in the order queued), its
+    /// outcome to go to `reply`.
+    fn submit(&self, write: Write, reply: Reply) -> Result<(), StorageError> {
         let jobs = self.jobs.as_ref().ok_or(StorageError::WriterStopped)?;
         jobs.send(Job { write, reply })
-            .map_err(|_| StorageError::WriterStopped)?;
-        Ok(answer)
+            .map_err(|_| StorageError::WriterStopped)
     }
 
     /// Runs `read` on a pooled read-only connection.
@@ -153,8 +149,15 @@ impl Storage for SqliteStorage {
         content: &[ContentMessage],
         claims: &[super::Claim],
     ) -> Result<StoreSummary, StorageError> {
-        self.submit_with_claims(content.to_vec(), claims.to_vec())
-            .wait()
+        let write = Write::StoreWithClaims {
+            content: content.to_vec(),
+            claims: claims.to_vec(),
+            now_ms: now_ms(),
+        };
+        match self.write(write)? {
+            Written::Stored(summary) => Ok(summary),
+            other => Err(unexpected(other)),
+        }
     }
 
     fn submit_with_claims(
@@ -169,13 +172,9 @@ impl Storage for SqliteStorage {
             claims,
             now_ms: now_ms(),
         };
-        match self.submit(write) {
-            Ok(answer) => PendingStore::waiting(move || {
-                match answer.recv().map_err(|_| StorageError::WriterStopped)?? {
-                    Written::Stored(summary) => Ok(summary),
-                    other => Err(unexpected(other)),
-                }
-            }),
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        match self.submit(write, Reply::Store(reply)) {
+            Ok(()) => PendingStore::awaiting(answer),
             Err(error) => PendingStore::done(Err(error)),
         }
     }
@@ -199,6 +198,17 @@ impl Storage for SqliteStorage {
         }
     }
 
+    fn release_in_background(&self, namespace: &str, keys: Vec<String>) {
+        // Committed with whatever the writer commits next; nobody waits for it.
+        let write = Write::Release {
+            namespace: namespace.to_owned(),
+            keys,
+        };
+        if let Err(error) = self.submit(write, Reply::Nobody) {
+            tracing::warn!(%error, "could not release claims");
+        }
+    }
+
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError> {
         match self.write(Write::Purge { now_ms })? {
             Written::Purged(removed) => Ok(removed),
@@ -209,14 +219,6 @@ impl Storage for SqliteStorage {
 
 /// The writer answers each write with its own kind of outcome; anything else means the
 /// writer is broken, and it is treated as stopped.
-fn unexpected(written: Written) -> StorageError {
-    tracing::error!(
-        ?written,
-        "storage writer answered with the wrong kind of outcome"
-    );
-    StorageError::WriterStopped
-}
-
 impl Drop for SqliteStorage {
     fn drop(&mut self) {
         // Closing the channel ends the writer loop once it has committed what is queued.

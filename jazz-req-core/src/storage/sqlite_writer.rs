@@ -71,8 +71,49 @@ pub(crate) enum Written {
 pub(crate) struct Job {
     /// The write.
     pub write: Write,
-    /// The caller waiting for the outcome.
-    pub reply: SyncSender<Result<Written, StorageError>>,
+    /// Who waits for the outcome.
+    pub reply: Reply,
+}
+
+/// Where the outcome of a write goes once its batch is committed.
+pub(crate) enum Reply {
+    /// A caller blocked on a channel.
+    Blocking(SyncSender<Result<Written, StorageError>>),
+    /// A caller awaiting a store ([`super::PendingStore`]): no thread waits for it.
+    Store(tokio::sync::oneshot::Sender<Result<StoreSummary, StorageError>>),
+    /// Nobody (a write in the background): a failure is only logged.
+    Nobody,
+}
+
+impl Reply {
+    fn send(self, outcome: Result<Written, StorageError>) {
+        // A caller that stopped waiting is no error of the writer.
+        match self {
+            Self::Blocking(reply) => {
+                let _ = reply.send(outcome);
+            }
+            Self::Store(reply) => {
+                let _ = reply.send(outcome.and_then(|written| match written {
+                    Written::Stored(summary) => Ok(summary),
+                    other => Err(unexpected(other)),
+                }));
+            }
+            Self::Nobody => {
+                if let Err(error) = outcome {
+                    tracing::warn!(%error, "a background storage write failed");
+                }
+            }
+        }
+    }
+}
+
+/// A write answered with the wrong kind of outcome (a bug of the writer, not of the caller).
+pub(crate) fn unexpected(written: Written) -> StorageError {
+    tracing::error!(
+        ?written,
+        "storage writer answered with the wrong kind of outcome"
+    );
+    StorageError::WriterStopped
 }
 
 /// Counters of the writer thread.
@@ -123,8 +164,7 @@ pub(crate) fn run(mut connection: Connection, jobs: Receiver<Job>, stats: Arc<Sh
             "storage batch committed"
         );
         for (job, outcome) in batch.into_iter().zip(outcomes) {
-            // A caller that stopped waiting is no error of the writer.
-            let _ = job.reply.send(outcome);
+            job.reply.send(outcome);
         }
     }
     tracing::debug!("storage writer stopped");

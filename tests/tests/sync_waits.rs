@@ -1,0 +1,162 @@
+//! What a worker's answer waits for at its sync server (`jazz-req-core/src/request/durable.rs`),
+//! shown with a real Jazz sync server behind a proxy that holds back what the server sends:
+//!
+//! - a handler that wrote (a booking: its ticket, the reservation) answers only once the
+//!   server acknowledged what it wrote — held acknowledgements hold the answer;
+//! - a handler that wrote nothing (echo) answers once its bookkeeping is stored; the
+//!   envelope with the worker's `$handled` mark still reaches the server, in the background;
+//! - the response envelope is the client's: it goes in the body and is not pushed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use jazz_req::cojson::ContentMessage;
+use jazz_req::prelude::*;
+use jazz_req::sync::SyncClient;
+use jazz_req_examples::echo::Echo;
+use jazz_req_examples::event_tickets::{BookEventTicket, Event};
+use jazz_req_tests::holding_proxy::HoldingProxy;
+use jazz_req_tests::sync_events::{
+    Peer, account_on_server, organise_event, read_reservations, sync_options,
+};
+use jazz_req_tests::sync_server::SyncServer;
+use serde_json::{Value, json};
+
+/// Long enough for an answer that does not wait to arrive many times over.
+const HELD_FOR: Duration = Duration::from_millis(1500);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_waits_for_the_sync_server_an_echo_for_its_store() {
+    let server = tokio::task::spawn_blocking(SyncServer::start)
+        .await
+        .unwrap()
+        .unwrap();
+    let url = server.url();
+    let upstream: SocketAddr = ([127, 0, 0, 1], server.port()).into();
+    let proxy = HoldingProxy::start(upstream).await.unwrap();
+
+    let (worker_peer, worker_pieces) = account_on_server(&url, "Held worker").await.unwrap();
+    let worker_account = worker_peer.account.clone();
+    let event = organise_event(&url, &worker_account, &worker_pieces, "Held night", 5)
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("jazz-req-sync-waits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let worker = WorkerOptions::new(
+        worker_account.clone(),
+        worker_peer.secret.clone(),
+        dir.join("worker.sqlite"),
+    )
+    .with_sync_server(proxy.url())
+    .start()
+    .await
+    .unwrap()
+    .register(BookEventTicket)
+    .register(Echo);
+    let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
+        .await
+        .unwrap();
+    let base = format!("http://{addr}");
+
+    let buyer = Peer::fresh("Held buyer").unwrap();
+    let buyer_client = RequestClient::new(buyer.node)
+        .with_base_url(&base)
+        .with_worker(worker_account.clone());
+    buyer_client
+        .import_pieces(&event.client_pieces(&worker_pieces))
+        .unwrap();
+    let sender = Peer::fresh("Echo sender").unwrap();
+    let echo_client = RequestClient::new(sender.node)
+        .with_base_url(&base)
+        .with_worker(worker_account.clone());
+    let worker_json: Vec<Value> = worker_pieces.iter().map(ContentMessage::to_json).collect();
+    echo_client.import_pieces(&worker_json).unwrap();
+
+    // With the server's answers flowing, both routes answer (and the worker has the event
+    // in memory: what follows waits for acknowledgements, not for loads).
+    let warm = Echo::send(&echo_client, "warm".into(), 1.0, true, None)
+        .await
+        .unwrap();
+    assert_eq!(warm.text, "warm");
+    let with_list = || Event::resolve().reservations(|r| r);
+    let loaded = buyer_client
+        .load::<Event>(&event.event, with_list())
+        .unwrap();
+    BookEventTicket::send(&buyer_client, loaded).await.unwrap();
+
+    proxy.hold_server(true);
+
+    // Echo: answered while the server's acknowledgements are held.
+    let values = json!({"text": "held", "n": 2.5, "flag": false});
+    let body = echo_client
+        .request_body(&worker_account, values.as_object().unwrap())
+        .unwrap();
+    let request_id = body.id.clone();
+    let posted = reqwest::Client::new()
+        .post(format!("{base}/api/echo"))
+        .header("content-type", "application/json")
+        .body(body.to_json().to_string())
+        .send();
+    let answer = tokio::time::timeout(Duration::from_secs(30), posted)
+        .await
+        .expect("an echo answers while the sync server's acknowledgements are held")
+        .unwrap();
+    let status = answer.status().as_u16();
+    let bytes = answer.bytes().await.unwrap();
+    let response = echo_client
+        .read_response(status, false, &bytes, &Echo::spec().response_resolve)
+        .unwrap();
+    assert_eq!(response.value["text"], json!("held"));
+
+    // A booking: not answered while its ticket is unacknowledged...
+    let loaded = buyer_client
+        .load::<Event>(&event.event, with_list())
+        .unwrap();
+    let booking = tokio::spawn(async move { BookEventTicket::send(&buyer_client, loaded).await });
+    tokio::time::sleep(HELD_FOR).await;
+    assert!(
+        !booking.is_finished(),
+        "a booking answered before the sync server acknowledged its ticket"
+    );
+    // ...and answered once the acknowledgements come, its ticket on the server.
+    proxy.hold_server(false);
+    let booked = tokio::time::timeout(Duration::from_secs(30), booking)
+        .await
+        .expect("the booking answers once the server's acknowledgements flow")
+        .unwrap()
+        .unwrap();
+    let listed = read_reservations(&url, &event.event).await.unwrap();
+    assert!(
+        listed.iter().any(|r| &r.ticket == booked.ticket.id()),
+        "the sold ticket is on the server"
+    );
+
+    // The echo's envelope reaches the server with the worker's `$handled` mark (its only
+    // write there), pushed in the background; its response is not pushed.
+    let reader = SyncClient::connect(&url, sync_options()).await.unwrap();
+    let mut marked = false;
+    for _ in 0..100 {
+        let content = reader.load(&request_id).await.unwrap().unwrap_or_default();
+        marked = content.iter().any(|message| {
+            message.id == request_id
+                && message
+                    .new
+                    .iter()
+                    .any(|(session, _)| session.author_str() == worker_account.as_str())
+        });
+        if marked {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(marked, "the worker's `$handled` mark is on the server");
+    assert_eq!(reader.load(&response.id).await.unwrap(), None);
+    reader.shutdown().await.unwrap();
+
+    worker.shutdown().await.unwrap();
+    drop(proxy);
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
+}
