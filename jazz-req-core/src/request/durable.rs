@@ -20,10 +20,10 @@
 //! wrote (through [`RequestContext::transaction`](super::RequestContext::transaction) or
 //! [`RequestContext::with_node`](super::RequestContext::with_node)) answers once the server
 //! acknowledged everything taken up to its own turn, as jazz-tools waits for what its handler
-//! wrote. A request that wrote nothing but its own bookkeeping (the envelope's `$handled` mark,
-//! the response the client gets in the body) answers once that is stored; the push follows in
-//! take order and is acknowledged in the background, with at most
-//! [`MAX_ANSWERED_UNACKNOWLEDGED`] such answers ahead of the server.
+//! wrote. A request that wrote nothing but its own bookkeeping (the envelope's `$handled` mark)
+//! answers once that is stored; the push follows in take order and is acknowledged in the
+//! background, with at most [`MAX_ANSWERED_UNACKNOWLEDGED`] such answers ahead of the server.
+//! The response envelope is neither stored nor pushed: the client has it in the body.
 //!
 //! The waiting runs in a task of its own: a request whose client went away still completes
 //! its store and push (later pushes wait for it).
@@ -74,8 +74,6 @@ pub(crate) struct Submitted {
     claims: Vec<Claim>,
     /// Its outbox entries (released once the sync server acknowledged the content).
     outbox: Vec<String>,
-    /// CoValues stored but not pushed (a response: the client has it in the body).
-    local_only: Vec<CoID>,
     stored: Option<PendingStore>,
     /// Its place in the order of pushes, when there is something to push.
     push_turn: Option<u64>,
@@ -196,21 +194,24 @@ impl RequestWorker {
     /// (the storage cannot say what it holds), everything queued is forgotten so that memory
     /// agrees with the store.
     ///
-    /// What `local_only` names is stored and not pushed: a response envelope and its group,
-    /// which the client gets in the body (and a jazz-tools client's node syncs itself).
+    /// What `not_kept` names is neither stored nor pushed: a response envelope and its group.
+    /// The client has them in the body (a jazz-tools client's node syncs them to its server
+    /// itself), nothing reads them again, and a replayed request is refused, not answered
+    /// again.
     pub(crate) fn submit(
         &self,
         node: &mut LocalNode,
         failures_seen: u64,
-        local_only: Vec<CoID>,
+        not_kept: &[CoID],
     ) -> Result<Submitted, JazzRequestError> {
         let shared = &self.shared;
-        let content = node.take_unsaved().map_err(|error| {
+        let mut content = node.take_unsaved().map_err(|error| {
             let forgotten = node.forget_unsaved();
             shared.store_failures.fetch_add(1, Ordering::SeqCst);
             tracing::error!(forgotten = forgotten.len(), "could not take what to store");
             JazzRequestError::internal_while("taking what to store", error)
         })?;
+        content.retain(|message| !not_kept.contains(&message.id));
         let mut claims = std::mem::take(&mut *shared.unstored_claims());
         // Every request takes a turn, even with nothing of its own to push: what it wrote may
         // ride with an earlier take, and it answers only once that is acknowledged.
@@ -221,7 +222,7 @@ impl RequestWorker {
             // the order the take holds them.
             let mut seen: Vec<&CoID> = Vec::new();
             for message in &content {
-                if !seen.contains(&&message.id) && !local_only.contains(&message.id) {
+                if !seen.contains(&&message.id) {
                     seen.push(&message.id);
                 }
             }
@@ -246,7 +247,6 @@ impl RequestWorker {
             content: Arc::new(content),
             claims,
             outbox,
-            local_only,
             stored,
             push_turn,
             failures_seen,
@@ -283,7 +283,6 @@ impl RequestWorker {
             content,
             claims,
             outbox,
-            local_only,
             stored,
             push_turn,
             failures_seen,
@@ -302,12 +301,7 @@ impl RequestWorker {
         let mut answer = Some(answer);
         let mut permit = None;
         if let (Some((turn, sync)), Ok(())) = (sync, &stored) {
-            let to_push: Vec<ContentMessage> = content
-                .iter()
-                .filter(|message| !local_only.contains(&message.id))
-                .cloned()
-                .collect();
-            let to_push = (!to_push.is_empty()).then_some(to_push);
+            let to_push = (!content.is_empty()).then(|| content.as_ref().clone());
             let pushed = self
                 .shared
                 .pushes

@@ -5,7 +5,7 @@
 //! - [`body`]: the signed body `{contentPieces, id, createdAt, authToken, signerID}`;
 //! - [`envelope`]: building envelopes and taking received ones apart;
 //! - [`worker`]: [`RequestWorker`], answering requests (checks, replay guard, handler,
-//!   response, durable store);
+//!   response, durable store of its effects);
 //! - [`client`]: [`RequestClient`], sending requests and loading responses;
 //! - [`error`]: [`JazzRequestError`] (message, code, details) and [`SendError`];
 //! - [`replay`], [`clock`], [`route`], [`handler`].

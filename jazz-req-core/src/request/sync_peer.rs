@@ -257,7 +257,7 @@ impl RequestWorker {
             .load(std::sync::atomic::Ordering::SeqCst);
         let submitted = {
             let mut node = self.shared.node()?;
-            self.submit(&mut node, failures_seen, Vec::new())?
+            self.submit(&mut node, failures_seen, &[])?
         };
         self.settle(submitted, super::durable::AwaitSync::Acknowledged)
             .await?;

@@ -4,8 +4,9 @@
 //! the token, then the import of the envelope's pieces and the checks on what they hold
 //! (sender, values, decryption). Only a request that passed all of them claims its id in the
 //! replay guard (so a refused copy never uses up the id of the genuine request) and gets the
-//! `$handled` mark; then the handler, the response envelope, and one durable store of
-//! everything before the answer leaves.
+//! `$handled` mark; then the handler, the response envelope, and one durable store of the
+//! request's effects (the envelope with its mark, the claim, what the handler wrote) before
+//! the answer leaves. The response itself goes to the client in the body and is not kept.
 //!
 //! Failures caused by what a request carries are 4xx; a 5xx is the worker's own fault and its
 //! body says only "Internal server error" (the cause goes to the log). When storing fails,
@@ -316,7 +317,7 @@ impl RequestWorker {
         current.record("sender", tracing::field::display(&accepted.sender));
 
         // Routes declared `serialize = field` run one request per CoValue at a time; the guard
-        // is held until the response is stored.
+        // is held until the request's effects are stored.
         let _serial = match spec.serialize.as_deref() {
             Some(field) => {
                 let key = accepted.values.get(field).and_then(Value::as_str);
@@ -348,7 +349,7 @@ impl RequestWorker {
                 // What the handler wrote before failing (and the `$handled` mark) is kept.
                 let submitted = {
                     let mut node = self.shared.node()?;
-                    let submitted = self.submit(&mut node, accepted.failures_seen, Vec::new());
+                    let submitted = self.submit(&mut node, accepted.failures_seen, &[]);
                     self.shared
                         .leave(&mut node, &accepted.fresh, Some(&accepted));
                     submitted?
@@ -535,7 +536,8 @@ impl RequestWorker {
         Ok((sender, values))
     }
 
-    /// Builds, signs and stores the response; answers only once it is stored.
+    /// Builds and signs the response; answers only once the request's effects are stored
+    /// (and, as `wait` says, on the sync server).
     async fn respond(
         &self,
         spec: &RouteSpec,
@@ -547,9 +549,8 @@ impl RequestWorker {
         let (built, submitted) = {
             let mut node = self.shared.node()?;
             let built = Self::build_response(&mut node, spec, &accepted.sender, values, now);
-            // The response and its group go to the client in the body, not to the sync
-            // server. Only what this request made: an existing group a response names stays
-            // as it is.
+            // The response and its group go to the client in the body; they are neither
+            // stored nor pushed (see `submit`). Only what this request made.
             let response: Vec<CoID> = match &built {
                 Ok((_, response, response_group)) => {
                     [Some(response.clone()), response_group.clone()]
@@ -560,7 +561,7 @@ impl RequestWorker {
                 }
                 Err(_) => Vec::new(),
             };
-            let submitted = self.submit(&mut node, accepted.failures_seen, response.clone());
+            let submitted = self.submit(&mut node, accepted.failures_seen, &response);
             // The envelopes are answered: what they hold goes to storage, not memory. Only
             // what this request brought or made leaves (a client may name an existing group
             // as its envelope's owner: that group stays).
