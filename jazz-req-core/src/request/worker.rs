@@ -316,9 +316,11 @@ impl RequestWorker {
         current.record("message_id", tracing::field::display(&accepted.signed.id));
         current.record("sender", tracing::field::display(&accepted.sender));
 
-        // Routes declared `serialize = field` run one request per CoValue at a time; the guard
-        // is held until the request's effects are stored.
-        let _serial = match spec.serialize.as_deref() {
+        // Routes declared `serialize = field` run one handler per CoValue at a time. The guard
+        // is held until the handler returns: what it wrote is then in the node, where the next
+        // handler reads it, and each request still answers only once its own effects (and
+        // whatever earlier store carries them) are stored and, as it waits, synced.
+        let serial = match spec.serialize.as_deref() {
             Some(field) => {
                 let key = accepted.values.get(field).and_then(Value::as_str);
                 match key {
@@ -337,6 +339,7 @@ impl RequestWorker {
             wrote: Arc::clone(&wrote),
         };
         let called = handler.call(ctx).await;
+        drop(serial);
         // What the answer waits for at the sync server (see `durable`).
         let wait = if wrote.load(Ordering::Relaxed) {
             AwaitSync::Acknowledged
