@@ -102,6 +102,11 @@ impl SyncServer {
         })
     }
 
+    /// The Node process's id (e.g. to read its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port

@@ -754,10 +754,15 @@ fn load_rust_and_jazz_tools_workers_through_one_sync_server() {
             js.pid()
         };
         let cpu_before = cpu_seconds(worker_pid);
+        let server_cpu_before = cpu_seconds(server.pid());
         let mut line = run_load(&paths["load"], &args);
-        // The worker's CPU time over the whole run (signing, warm-up and timed requests).
+        // The worker's and the sync server's CPU time over the whole run (the load's set-up,
+        // warm-up and timed requests).
         if let (Some(before), Some(after)) = (cpu_before, cpu_seconds(worker_pid)) {
             line["workerCpuSeconds"] = json!(after - before);
+        }
+        if let (Some(before), Some(after)) = (server_cpu_before, cpu_seconds(server.pid())) {
+            line["syncServerCpuSeconds"] = json!(after - before);
         }
         eprintln!("{line}");
         figures.push(line);
