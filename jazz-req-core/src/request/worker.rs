@@ -246,7 +246,9 @@ impl RequestWorker {
         &self.shared.account
     }
 
-    /// Runs `f` on the worker's node (see [`RequestContext::with_node`]).
+    /// Runs `f` on the worker's node (see [`RequestContext::with_node`]). A handler writes
+    /// through its [`RequestContext`] instead: only writes made there make its answer wait
+    /// until the sync server has them.
     pub fn with_node<T>(
         &self,
         f: impl FnOnce(&mut LocalNode) -> Result<T, NodeError>,
