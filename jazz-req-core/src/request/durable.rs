@@ -220,14 +220,13 @@ impl RequestWorker {
         if let (Some(turn), Some(_)) = (push_turn, &shared.storage) {
             // One entry per take, sortable by the order of the takes: `{turn}-{id},{id},…` in
             // the order the take holds them.
-            let mut seen: Vec<&CoID> = Vec::new();
+            let mut ids: Vec<&str> = Vec::new();
             for message in &content {
-                if !seen.contains(&&message.id) {
-                    seen.push(&message.id);
+                if !ids.contains(&message.id.as_str()) {
+                    ids.push(message.id.as_str());
                 }
             }
-            if !seen.is_empty() {
-                let ids: Vec<&str> = seen.iter().map(|id| id.as_str()).collect();
+            if !ids.is_empty() {
                 let key = format!("{turn:020}-{}", ids.join(","));
                 outbox.push(key.clone());
                 claims.push(Claim {
@@ -289,13 +288,7 @@ impl RequestWorker {
         } = submitted;
         let stored = match stored {
             None => Ok(()),
-            Some(pending) => match pending.finished().await {
-                Ok(_) => {
-                    self.purge_now_and_then();
-                    Ok(())
-                }
-                Err(error) => Err(error),
-            },
+            Some(pending) => pending.finished().await.map(|_| self.purge_now_and_then()),
         };
         let sync = push_turn.zip(self.shared.sync.get());
         let mut answer = Some(answer);
@@ -347,9 +340,6 @@ impl RequestWorker {
             let _ = self.shared.pushes.ready(sync, turn, None).await;
             self.shared.pushes.acknowledged(turn).await;
         }
-        let Some(answer) = answer else {
-            return;
-        };
         let outcome = match stored {
             Err(error) => {
                 self.forget_unstored(&content, claims);
@@ -360,8 +350,11 @@ impl RequestWorker {
             }
             Ok(()) => self.stored_in_time(failures_seen),
         };
-        // A request that stopped waiting is no reason to stop.
-        let _ = answer.send(outcome);
+        // Unless it already went (before the acknowledgement); a request that stopped waiting
+        // is no reason to stop.
+        if let Some(answer) = answer {
+            let _ = answer.send(outcome);
+        }
     }
 
     /// `Ok` unless a store failed while the request was in flight.

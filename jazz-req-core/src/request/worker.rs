@@ -554,14 +554,13 @@ impl RequestWorker {
         let (built, submitted) = {
             let mut node = self.shared.node()?;
             let built = Self::build_response(&mut node, spec, &accepted.sender, values, now);
-            // The response and its group go to the client in the body; they are neither
-            // stored nor pushed (see `submit`). Only what this request made.
+            // The response and its group (both made here) go to the client in the body; they
+            // are neither stored nor pushed (see `submit`).
             let response: Vec<CoID> = match &built {
                 Ok((_, response, response_group)) => {
                     [Some(response.clone()), response_group.clone()]
                         .into_iter()
                         .flatten()
-                        .filter(|id| !accepted.fresh.contains(id))
                         .collect()
                 }
                 Err(_) => Vec::new(),

@@ -217,8 +217,6 @@ impl Storage for SqliteStorage {
     }
 }
 
-/// The writer answers each write with its own kind of outcome; anything else means the
-/// writer is broken, and it is treated as stopped.
 impl Drop for SqliteStorage {
     fn drop(&mut self) {
         // Closing the channel ends the writer loop once it has committed what is queued.

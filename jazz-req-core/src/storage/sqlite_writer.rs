@@ -107,7 +107,8 @@ impl Reply {
     }
 }
 
-/// A write answered with the wrong kind of outcome (a bug of the writer, not of the caller).
+/// A write answered with the wrong kind of outcome. The writer answers each write with its own
+/// kind; anything else means the writer is broken, and it is treated as stopped.
 pub(crate) fn unexpected(written: Written) -> StorageError {
     tracing::error!(
         ?written,
