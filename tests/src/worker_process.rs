@@ -28,6 +28,10 @@ pub const EXAMPLES: [&str; 2] = ["interop_worker", "seed_event"];
 /// The variable naming another `interop_worker` binary to test.
 pub const WORKER_OVERRIDE: &str = "JAZZ_REQ_INTEROP_WORKER";
 
+/// The log filter that makes the worker say when it has read a request, and what it says.
+const ARRIVALS_LOG: &str = "jazz_req_core::request::worker=debug";
+const ARRIVAL: &str = "request received";
+
 /// How long a worker may take to print its first line.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -301,7 +305,20 @@ impl WorkerProcess {
         credentials: &Credentials,
         store: &Path,
     ) -> Result<Self, ProcessError> {
-        Self::spawn(examples, credentials, store, &[])
+        Self::spawn(examples, credentials, store, &[], None)
+    }
+
+    /// As [`WorkerProcess::start`], and the worker says on stderr when it has read a
+    /// request ([`WorkerProcess::requests_received`] counts them).
+    ///
+    /// # Errors
+    /// As [`WorkerProcess::start`].
+    pub fn start_telling_arrivals(
+        examples: &Examples,
+        credentials: &Credentials,
+        store: &Path,
+    ) -> Result<Self, ProcessError> {
+        Self::spawn(examples, credentials, store, &[], Some(ARRIVALS_LOG))
     }
 
     /// Starts `interop_worker --listen 127.0.0.1:0 --store STORE --sync-server URL`: a worker
@@ -321,26 +338,31 @@ impl WorkerProcess {
             credentials,
             store,
             &["--sync-server", sync_server],
+            None,
         )
     }
 
+    /// Starts the worker with `more_args`; its log filter is `WORKER_LOG` (or `warn`), plus
+    /// `more_log` when given.
     fn spawn(
         examples: &Examples,
         credentials: &Credentials,
         store: &Path,
         more_args: &[&str],
+        more_log: Option<&str>,
     ) -> Result<Self, ProcessError> {
         let program = examples.interop_worker();
         let mut command = Command::new(program);
         credentials.apply(&mut command);
+        let mut log = std::env::var("WORKER_LOG").unwrap_or_else(|_| "warn".into());
+        if let Some(more) = more_log {
+            log = format!("{log},{more}");
+        }
         command
             .args(["--listen", "127.0.0.1:0", "--store"])
             .arg(store)
             .args(more_args)
-            .env(
-                "RUST_LOG",
-                std::env::var("WORKER_LOG").unwrap_or_else(|_| "warn".into()),
-            );
+            .env("RUST_LOG", log);
         let mut process = ChildProcess::spawn("interop_worker", command)?;
         // Nothing to read: it exits on signals only.
         process.close_stdin();
@@ -381,6 +403,12 @@ impl WorkerProcess {
     /// The end of what it wrote on stderr so far.
     pub fn stderr(&self) -> String {
         self.process.stderr_text()
+    }
+
+    /// How many requests it said it has read, when started with
+    /// [`WorkerProcess::start_telling_arrivals`] (0 otherwise).
+    pub fn requests_received(&self) -> usize {
+        self.process.stderr_text().matches(ARRIVAL).count()
     }
 
     /// SIGKILL, then reaps it.

@@ -125,7 +125,9 @@ async fn killed_under_load_the_worker_loses_nothing_it_answered_and_sells_nothin
 /// queued on their event's lock) and exits 0; every ticket it sold is in its store.
 ///
 /// The bodies are signed before anything is sent, so that all of them are on the wire at
-/// once; the signal goes when the first answers are back, while the rest wait on the lock.
+/// once; the signal goes once the worker said it has read every one of them, while most wait
+/// on the lock. (A request still unread when the signal comes is not in flight: its
+/// connection is closed under it, as any HTTP server does on a graceful stop.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_sigterm_the_worker_answers_what_is_in_flight_and_exits_0() {
     const IN_FLIGHT: usize = 24;
@@ -134,7 +136,7 @@ async fn on_sigterm_the_worker_answers_what_is_in_flight_and_exits_0() {
     let store = dir.path().join("worker.sqlite");
     let credentials = create_worker_account(&store).unwrap();
     let seeded = seed_event(&examples, &credentials, &store, "Last call", 100).unwrap();
-    let worker = WorkerProcess::start(&examples, &credentials, &store).unwrap();
+    let worker = WorkerProcess::start_telling_arrivals(&examples, &credentials, &store).unwrap();
     let base_url = format!("http://{}", worker.addr());
     let values = serde_json::Map::from_iter([(
         "event".to_owned(),
@@ -168,9 +170,21 @@ async fn on_sigterm_the_worker_answers_what_is_in_flight_and_exits_0() {
             (account, result.map(|(answer, _, _)| answer))
         }));
     }
-    // The first answers are out: the others are queued behind them on the event's lock.
-    for _ in 0..3 {
-        answered_rx.recv().await.unwrap();
+    // Every request has reached the worker (it said so): the first are answered, the
+    // others are queued behind them on the event's lock.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while worker.requests_received() < IN_FLIGHT {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker read {} of {IN_FLIGHT} requests in 30 s; its stderr:\n{}",
+            worker.requests_received(),
+            worker.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut answered_before = 0;
+    while answered_rx.try_recv().is_ok() {
+        answered_before += 1;
     }
     let status = tokio::task::spawn_blocking(move || worker.terminate(Duration::from_secs(20)))
         .await
@@ -187,7 +201,8 @@ async fn on_sigterm_the_worker_answers_what_is_in_flight_and_exits_0() {
         }
     }
     println!(
-        "SIGTERM with {IN_FLIGHT} bookings in flight: {} answered 200, {} not; exit {status}",
+        "SIGTERM with {IN_FLIGHT} bookings read, {answered_before} of them answered: \
+         {} answered 200 in all, {} not; exit {status}",
         sold.len(),
         failed.len()
     );

@@ -286,6 +286,7 @@ impl RequestWorker {
             outcome = tracing::field::Empty,
             duration_us = tracing::field::Empty,
         );
+        span.in_scope(|| tracing::debug!("request received"));
         let outcome = self
             .process(spec, handler, request)
             .instrument(span.clone())
