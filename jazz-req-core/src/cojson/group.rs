@@ -173,10 +173,10 @@ impl GroupState {
                 Verdict::Invalid("Only admins can make private transactions in groups")
             };
         }
-        let Some(changes) = &tx.changes else {
+        let Some(changes) = tx.changes() else {
             return Verdict::Invalid("changes could not be read");
         };
-        let [change] = changes.as_slice() else {
+        let [change] = changes else {
             return Verdict::Invalid("Group transaction must have exactly one change");
         };
         if change.get("op").and_then(Value::as_str) != Some("set") {
@@ -336,7 +336,7 @@ impl GroupState {
 
     /// Records a valid transaction's changes (what `RawGroup` keeps from them).
     fn apply(&mut self, tx: &TxRecord) {
-        let Some(changes) = &tx.changes else {
+        let Some(changes) = tx.changes() else {
             return;
         };
         for change in changes {

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod colist;
 pub mod comap;
 pub mod content;
+pub mod decoded_changes;
 pub mod error;
 pub mod group;
 pub mod header;

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::colist::{ListContent, ListOp, OpID};
 use super::comap::{MapEntry, MapHistory, MapOp};
+use super::decoded_changes::DecodedTx;
 use super::group::GroupState;
 use super::header::{CoValueType, Ruleset};
 use super::keys::read_key;
@@ -32,13 +33,6 @@ pub struct ReadValue {
     pub value: Value,
     /// For groups and accounts: each member key with its effective role now.
     pub roles: Option<BTreeMap<String, Role>>,
-}
-
-fn trusting_changes(tx: &Transaction) -> Option<Vec<Value>> {
-    match tx {
-        Transaction::Trusting { changes, .. } => serde_json::from_str(changes).ok(),
-        Transaction::Private { .. } => None,
-    }
 }
 
 /// The transactions of `value` in cojson order, trusting ones decoded.
@@ -68,7 +62,10 @@ fn records(value: &VerifiedCoValue) -> Vec<TxRecord> {
                     Transaction::Private { key_used, .. } => Some(key_used.clone()),
                     Transaction::Trusting { .. } => None,
                 },
-                changes: trusting_changes(tx),
+                decoded: match tx {
+                    Transaction::Trusting { .. } => log.decoded_changes(value.id(), index, None),
+                    Transaction::Private { .. } => None,
+                },
             });
         }
     }
@@ -79,7 +76,7 @@ fn records(value: &VerifiedCoValue) -> Vec<TxRecord> {
 /// The parent groups a group's trusting transactions name (`parent_<id>` keys).
 fn named_parents(txs: &[TxRecord]) -> Vec<CoID> {
     let mut parents = Vec::new();
-    for change in txs.iter().filter_map(|t| t.changes.as_ref()).flatten() {
+    for change in txs.iter().filter_map(TxRecord::changes).flatten() {
         let parent = change
             .get("key")
             .and_then(Value::as_str)
@@ -159,14 +156,7 @@ fn decrypt_private(
         let Some(log) = value.session(&tx.id.session_id) else {
             continue;
         };
-        let index = tx.id.tx_index as usize;
-        let Some(encrypted) = log.transactions().get(index) else {
-            continue;
-        };
-        tx.changes = encrypted
-            .changes_text(key, (value.id(), &tx.id.session_id, index))
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok());
+        tx.decoded = log.decoded_changes(value.id(), tx.id.tx_index as usize, Some(key));
     }
 }
 
@@ -260,8 +250,7 @@ impl LocalNode {
             .zip(valid)
             .filter(|(tx, ok)| {
                 *ok && tx
-                    .changes
-                    .as_ref()
+                    .changes()
                     .is_none_or(|changes| !changes.iter().all(readable))
             })
             .map(|(tx, _)| tx.id)
@@ -317,7 +306,12 @@ impl LocalNode {
 pub(crate) fn map_content(txs: &[TxRecord], valid: &[bool]) -> MapHistory {
     let mut map = MapHistory::default();
     for (tx, _) in txs.iter().zip(valid).filter(|(_, ok)| **ok) {
-        for op in tx.changes.iter().flatten().filter_map(MapOp::from_change) {
+        for op in tx
+            .changes()
+            .into_iter()
+            .flatten()
+            .filter_map(MapOp::from_change)
+        {
             let (key, value) = match op {
                 MapOp::Set { key, value } => (key, Some(value)),
                 MapOp::Del { key } => (key, None),
@@ -357,8 +351,9 @@ pub(crate) fn list_content(
                 .flatten()
                 .is_some_and(Role::is_admin_like)
         });
-        for (change_idx, change) in tx.changes.iter().flatten().enumerate() {
-            let Some(op) = ListOp::from_change(change) else {
+        let ops = tx.decoded.as_deref().map(DecodedTx::list_ops);
+        for (change_idx, op) in ops.into_iter().flatten().enumerate() {
+            let Some(op) = op else {
                 continue;
             };
             if matches!(op, ListOp::Delete { .. }) && !may_delete {
@@ -367,7 +362,7 @@ pub(crate) fn list_content(
             let Ok(change_idx) = u32::try_from(change_idx) else {
                 break;
             };
-            list.apply(OpID::new(&tx.id, change_idx), op);
+            list.apply(OpID::new(&tx.id, change_idx), op.clone());
         }
     }
     list

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use super::decoded_changes::DecodedTx;
+
 use super::group::{GroupLookup, GroupState};
 use super::permissions_role::Role;
 use crate::crypto::{KeyID, TransactionID};
@@ -20,10 +22,15 @@ pub struct TxRecord {
     /// The key a private transaction was encrypted with; `None` for trusting ones.
     pub key_used: Option<KeyID>,
     /// The decoded changes; `None` when they could not be parsed or decrypted.
-    pub changes: Option<Vec<Value>>,
+    pub decoded: Option<std::sync::Arc<DecodedTx>>,
 }
 
 impl TxRecord {
+    /// The decoded changes; `None` when they could not be parsed or decrypted.
+    pub fn changes(&self) -> Option<&[Value]> {
+        self.decoded.as_deref().map(DecodedTx::changes)
+    }
+
     /// Whether the transaction is private (encrypted).
     pub fn is_private(&self) -> bool {
         self.key_used.is_some()

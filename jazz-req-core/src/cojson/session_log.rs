@@ -8,9 +8,12 @@
 
 use std::collections::BTreeMap;
 
+use super::decoded_changes::{DecodedChanges, DecodedTx};
 use super::error::SessionLogError;
 use super::transaction::{MAX_RECOMMENDED_TX_SIZE, Transaction};
-use crate::crypto::{Hash, SessionID, Signature, SignerSecret, VerifyingKey, sign_hash};
+use crate::crypto::{
+    CoID, Hash, KeySecret, SessionID, Signature, SignerSecret, VerifyingKey, sign_hash,
+};
 
 /// The transactions of one session, with everything needed to extend and re-send them.
 #[derive(Clone, Debug)]
@@ -25,6 +28,8 @@ pub struct SessionLog {
     /// How many transactions the last signature covers (less than the length while own
     /// transactions wait for [`SessionLog::sign_pending`]).
     signed_len: usize,
+    /// The transactions' changes, once a read decoded them.
+    decoded: DecodedChanges,
 }
 
 /// New transactions whose signature has been checked against a log, ready to be committed
@@ -116,6 +121,7 @@ impl SessionLog {
             bytes_since_checkpoint: 0,
             signer: None,
             signed_len: 0,
+            decoded: DecodedChanges::default(),
         }
     }
 
@@ -137,6 +143,20 @@ impl SessionLog {
     /// The transactions, in order.
     pub fn transactions(&self) -> &[Transaction] {
         &self.transactions
+    }
+
+    /// The changes of transaction `index` of this session of the CoValue `co_id`, as a JSON
+    /// array: decrypted with `key` when it is private (`None` without a key), `None` when
+    /// there is no such transaction or its changes do not decode. Each transaction is
+    /// decoded once (per key) and kept as long as it is in the log.
+    pub fn decoded_changes(
+        &self,
+        co_id: &CoID,
+        index: usize,
+        key: Option<&KeySecret>,
+    ) -> Option<std::sync::Arc<DecodedTx>> {
+        let tx = self.transactions.get(index)?;
+        self.decoded.changes(tx, (co_id, &self.session, index), key)
     }
 
     /// The signature after the last transaction.
@@ -247,6 +267,7 @@ impl SessionLog {
             .map(Transaction::size_bytes)
             .sum();
         self.transactions.extend(verified.transactions);
+        self.decoded.resize(self.transactions.len());
         self.hasher = verified.hasher;
         self.signer.get_or_insert(verified.signer);
         self.record_signature(bytes, verified.signature);
@@ -279,6 +300,7 @@ impl SessionLog {
         let bytes = transaction.size_bytes();
         self.hasher.update(transaction.canonical_json().as_bytes());
         self.transactions.push(transaction);
+        self.decoded.resize(self.transactions.len());
         let signature = sign_hash(secret, &self.last_hash());
         self.record_signature(bytes, signature);
         Ok(signature)
@@ -298,6 +320,7 @@ impl SessionLog {
         let bytes = transaction.size_bytes();
         self.hasher.update(transaction.canonical_json().as_bytes());
         self.transactions.push(transaction);
+        self.decoded.resize(self.transactions.len());
         if self.bytes_since_checkpoint + bytes > MAX_RECOMMENDED_TX_SIZE {
             let signature = sign_hash(secret, &self.last_hash());
             self.record_signature(bytes, signature);
@@ -361,6 +384,7 @@ impl SessionLog {
             });
         }
         self.transactions.truncate(mark.len);
+        self.decoded.resize(mark.len);
         // Checkpoints are keyed by the index of the transaction they follow.
         drop(self.signature_after.split_off(&mark.len));
         self.hasher = mark.hasher;

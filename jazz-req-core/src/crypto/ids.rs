@@ -13,10 +13,7 @@ fixed_base58_id!(
     /// An X25519 public key: `sealer_z…`.
     SealerID, "sealer_z", 32
 );
-fixed_base58_id!(
-    /// An Ed25519 signature: `signature_z…`.
-    Signature, "signature_z", 64
-);
+pub use super::signature::Signature;
 fixed_base58_id!(
     /// A BLAKE3 digest of stable JSON: `hash_z…`.
     Hash, "hash_z", 32

@@ -22,6 +22,7 @@ pub mod random;
 pub mod seal;
 pub mod secrets;
 pub mod sign;
+mod signature;
 pub mod stable_json;
 
 pub use agent::{account_header_for_agent, account_id_for_agent, agent_secret_from_seed};
