@@ -13,6 +13,7 @@ pub mod salt;
 pub mod sync_apps;
 pub mod sync_events;
 pub mod sync_server;
+pub mod sync_worker;
 pub mod tickets_peer;
 pub mod ts_peer;
 pub mod worker_process;

@@ -12,17 +12,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use jazz_req::cojson::ContentMessage;
 use jazz_req::prelude::*;
 use jazz_req::sync::SyncClient;
 use jazz_req_examples::echo::Echo;
 use jazz_req_examples::event_tickets::{BookEventTicket, Event};
 use jazz_req_tests::holding_proxy::HoldingProxy;
 use jazz_req_tests::sync_events::{
-    Peer, account_on_server, organise_event, read_reservations, sync_options,
+    account_on_server, organise_event, read_reservations, sync_options,
 };
 use jazz_req_tests::sync_server::SyncServer;
-use serde_json::{Value, json};
+use jazz_req_tests::sync_worker::{SyncedWorker, as_json};
+use serde_json::json;
 
 /// Long enough for an answer that does not wait to arrive many times over.
 const HELD_FOR: Duration = Duration::from_millis(1500);
@@ -44,35 +44,16 @@ async fn a_booking_waits_for_the_sync_server_an_echo_for_its_store() {
         .unwrap();
     let dir = std::env::temp_dir().join(format!("jazz-req-sync-waits-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let worker = WorkerOptions::new(
-        worker_account.clone(),
-        worker_peer.secret.clone(),
-        dir.join("worker.sqlite"),
-    )
-    .with_sync_server(proxy.url())
-    .start()
-    .await
-    .unwrap()
-    .register(BookEventTicket)
-    .register(Echo);
-    let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
+    let running = SyncedWorker::start(&worker_peer, &proxy.url(), &dir.join("worker.sqlite"))
         .await
         .unwrap();
-    let base = format!("http://{addr}");
-
-    let buyer = Peer::fresh("Held buyer").unwrap();
-    let buyer_client = RequestClient::new(buyer.node)
-        .with_base_url(&base)
-        .with_worker(worker_account.clone());
-    buyer_client
-        .import_pieces(&event.client_pieces(&worker_pieces))
+    let base = running.base_url.clone();
+    let buyer_client = running
+        .client("Held buyer", &event.client_pieces(&worker_pieces))
         .unwrap();
-    let sender = Peer::fresh("Echo sender").unwrap();
-    let echo_client = RequestClient::new(sender.node)
-        .with_base_url(&base)
-        .with_worker(worker_account.clone());
-    let worker_json: Vec<Value> = worker_pieces.iter().map(ContentMessage::to_json).collect();
-    echo_client.import_pieces(&worker_json).unwrap();
+    let echo_client = running
+        .client("Echo sender", &as_json(&worker_pieces))
+        .unwrap();
 
     // With the server's answers flowing, both routes answer (and the worker has the event
     // in memory: what follows waits for acknowledgements, not for loads).
@@ -155,7 +136,7 @@ async fn a_booking_waits_for_the_sync_server_an_echo_for_its_store() {
     assert_eq!(reader.load(&response.id).await.unwrap(), None);
     reader.shutdown().await.unwrap();
 
-    worker.shutdown().await.unwrap();
+    running.worker.shutdown().await.unwrap();
     drop(proxy);
     drop(server);
     std::fs::remove_dir_all(&dir).ok();

@@ -79,6 +79,18 @@ pub(crate) struct Submitted {
     push_turn: Option<u64>,
     /// How many stores had failed when the request was accepted.
     failures_seen: u64,
+    /// What the sync client stops following once this is pushed and acknowledged.
+    unfollow: Vec<CoID>,
+}
+
+impl Submitted {
+    /// Once this is pushed and acknowledged, the sync client stops following `ids` (what a
+    /// request brought, which left memory: its envelope, its group). Otherwise it would
+    /// follow every envelope ever handled, and load each again on every reconnection.
+    pub(crate) fn then_unfollow(mut self, ids: &[CoID]) -> Self {
+        self.unfollow = ids.to_vec();
+        self
+    }
 }
 
 /// What a request in flight across a failed store wrote may have been in that store.
@@ -249,6 +261,7 @@ impl RequestWorker {
             stored,
             push_turn,
             failures_seen,
+            unfollow: Vec::new(),
         })
     }
 
@@ -285,6 +298,7 @@ impl RequestWorker {
             stored,
             push_turn,
             failures_seen,
+            unfollow,
         } = submitted;
         let stored = match stored {
             None => Ok(()),
@@ -302,6 +316,10 @@ impl RequestWorker {
                 .await
                 .ok()
                 .flatten();
+            if !unfollow.is_empty() {
+                // After the push, on the same channel: forgotten once it is acknowledged.
+                sync.forget(&unfollow);
+            }
             if wait == AwaitSync::Stored {
                 // Handed to the sync client in order: the answer may leave (once fewer than
                 // the limit are ahead of the server).

@@ -358,7 +358,7 @@ impl RequestWorker {
                     let submitted = self.submit(&mut node, accepted.failures_seen, &[]);
                     self.shared
                         .leave(&mut node, &accepted.fresh, Some(&accepted));
-                    submitted?
+                    submitted?.then_unfollow(&accepted.fresh)
                 };
                 self.settle(submitted, wait).await?;
                 Err(error)
@@ -573,7 +573,7 @@ impl RequestWorker {
             let mut done: Vec<CoID> = accepted.fresh.clone();
             done.extend(response);
             self.shared.leave(&mut node, &done, Some(accepted));
-            (built, submitted?)
+            (built, submitted?.then_unfollow(&accepted.fresh))
         };
         // What the handler wrote is stored even when the response could not be built.
         self.settle(submitted, wait).await?;

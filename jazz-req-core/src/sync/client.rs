@@ -332,7 +332,8 @@ impl SyncClient {
     }
 
     /// Stops following these CoValues (e.g. handled request envelopes): they are not loaded
-    /// again on reconnection. Content of theirs not yet acknowledged is still delivered.
+    /// again on reconnection. Content of theirs not yet acknowledged is still delivered: they
+    /// are forgotten once it is.
     pub fn forget(&self, ids: &[CoID]) {
         // After shutdown there is nothing to forget.
         let _ = self.send(Command::Forget(ids.to_vec()));

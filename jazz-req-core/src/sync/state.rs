@@ -123,6 +123,9 @@ pub(crate) struct SyncState {
     /// Pushed pieces the server has not acknowledged, in push order.
     unacked: Vec<Unacked>,
     pushes: Vec<PendingPush>,
+    /// CoValues to forget once what was pushed of them is acknowledged (and their loads
+    /// answered).
+    forget_when_done: HashSet<CoID>,
 }
 
 /// Whether `state` holds everything `target` names (the header, and at least as many
@@ -179,21 +182,54 @@ impl SyncState {
     }
 
     /// Stops following these CoValues: no reload on reconnection (the server may still send
-    /// their updates until it is restarted).
+    /// their updates until it is restarted). One with pushed content not yet acknowledged, or
+    /// a load waiting, is followed until that is done, then forgotten.
     pub fn forget(&mut self, ids: &[CoID]) {
-        let keep = |id: &CoID| {
-            !ids.contains(id)
-                || self.unacked.iter().any(|u| &u.piece.id == id)
-                || self.loads.iter().any(|(l, _)| l == id)
-        };
-        let forgotten: HashSet<CoID> = self
-            .followed
+        let busy = self.busy();
+        let (later, now): (Vec<&CoID>, Vec<&CoID>) = ids.iter().partition(|id| busy.contains(id));
+        let now: HashSet<CoID> = now.into_iter().cloned().collect();
+        let later: Vec<CoID> = later.into_iter().cloned().collect();
+        self.forget_when_done.extend(later);
+        self.unfollow(&now);
+    }
+
+    /// The CoValues with pushed content not yet acknowledged, a push waiting for them, or a
+    /// load waiting.
+    fn busy(&self) -> HashSet<&CoID> {
+        self.unacked
             .iter()
-            .filter(|id| !keep(id))
+            .map(|u| &u.piece.id)
+            .chain(
+                self.pushes
+                    .iter()
+                    .flat_map(|p| p.targets.iter().map(|t| &t.id)),
+            )
+            .chain(self.loads.iter().map(|(id, _)| id))
+            .collect()
+    }
+
+    fn unfollow(&mut self, ids: &HashSet<CoID>) {
+        if ids.is_empty() {
+            return;
+        }
+        self.followed.retain(|id| !ids.contains(id));
+        self.views.retain(|id, _| !ids.contains(id));
+    }
+
+    /// Forgets what was to be forgotten once its pushes and loads were done, now that they are.
+    fn forget_what_is_done(&mut self) {
+        if self.forget_when_done.is_empty() {
+            return;
+        }
+        let busy = self.busy();
+        let done: HashSet<CoID> = self
+            .forget_when_done
+            .iter()
+            .filter(|id| !busy.contains(id))
             .cloned()
             .collect();
-        self.followed.retain(|id| !forgotten.contains(id));
-        self.views.retain(|id, _| !forgotten.contains(id));
+        self.forget_when_done.retain(|id| !done.contains(id));
+        self.unfollow(&done);
     }
 
     // ---- commands ----
@@ -547,6 +583,7 @@ impl SyncState {
             // The caller may have stopped waiting (timed out); the content is delivered anyway.
             let _ = push.reply.send(Ok(()));
         }
+        self.forget_what_is_done();
     }
 
     /// Forgets waiters that stopped waiting (timed out or dropped), and loads nobody waits for.

@@ -267,3 +267,49 @@ fn loads_waiting_offline_are_sent_on_connection_and_pruned_when_abandoned() -> T
     assert_eq!(state.pending_loads(), 0);
     Ok(())
 }
+
+#[test]
+fn forgotten_while_unacknowledged_is_followed_until_acknowledged_then_not_reloaded() -> TestResult {
+    let (_node, map, content) = exported_map()?;
+    let group = content
+        .iter()
+        .map(|piece| piece.id.clone())
+        .find(|id| id != &map && content.first().is_some_and(|first| &first.id != id))
+        .ok_or("the export holds a group")?;
+    let mut state = SyncState::default();
+    state.on_connected();
+    let (reply, mut outcome) = oneshot::channel();
+    state.push(content.clone(), reply);
+    state.forget(&[map.clone(), group.clone()]);
+    // Not acknowledged yet: a reconnection still loads them (and sends them again).
+    state.on_disconnected();
+    let again = sent(&state.on_connected());
+    for id in [&map, &group] {
+        assert!(
+            again.contains(&format!("load {}", id.as_str())),
+            "{id} reloaded before its acknowledgement: {again:?}"
+        );
+    }
+    for piece in &content {
+        state.handle(known(state_of(std::slice::from_ref(piece))));
+    }
+    assert!(
+        matches!(outcome.try_recv(), Ok(Ok(()))),
+        "the push still resolves"
+    );
+    // Acknowledged: forgotten, so a reconnection loads only what is still followed.
+    state.on_disconnected();
+    let after = sent(&state.on_connected());
+    for id in [&map, &group] {
+        assert!(
+            !after.iter().any(|line| line.ends_with(id.as_str())),
+            "{id} still followed after its acknowledgement: {after:?}"
+        );
+    }
+    assert_eq!(
+        after.len(),
+        1,
+        "the account alone is still followed: {after:?}"
+    );
+    Ok(())
+}

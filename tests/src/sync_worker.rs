@@ -1,0 +1,84 @@
+//! An in-process worker with the interop routes (book-event-ticket, echo) that is a peer of
+//! a sync server, served over HTTP on a free port, and clients of it: the set-up shared by
+//! the tests of what a worker does at its sync server (`sync_waits.rs`, `sync_follows.rs`).
+
+use std::path::Path;
+
+use jazz_req::cojson::ContentMessage;
+use jazz_req::prelude::*;
+use jazz_req_examples::echo::Echo;
+use jazz_req_examples::event_tickets::BookEventTicket;
+use serde_json::Value;
+
+use crate::sync_events::{Peer, SyncEventError};
+
+/// What can go wrong starting the worker or a client of it.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncedWorkerError {
+    /// The worker did not start.
+    #[error(transparent)]
+    Start(#[from] WorkerStartError),
+    /// Its HTTP server could not listen.
+    #[error("the worker's HTTP server could not listen")]
+    Serve(#[from] std::io::Error),
+    /// A client's account could not be made.
+    #[error(transparent)]
+    Peer(#[from] SyncEventError),
+    /// A client could not import what it was given.
+    #[error(transparent)]
+    Import(#[from] SendError),
+}
+
+/// A running worker (see the module documentation).
+pub struct SyncedWorker {
+    /// The worker (shut it down at the end of a test).
+    pub worker: RequestWorker,
+    /// Its account.
+    pub account: CoID,
+    /// `http://127.0.0.1:PORT`, where it answers.
+    pub base_url: String,
+}
+
+impl SyncedWorker {
+    /// Starts the worker of `peer`'s account, a peer of the sync server at `sync_url`, on the
+    /// store `store`, and serves it.
+    ///
+    /// # Errors
+    /// [`SyncedWorkerError::Start`], [`SyncedWorkerError::Serve`].
+    pub async fn start(
+        peer: &Peer,
+        sync_url: &str,
+        store: &Path,
+    ) -> Result<Self, SyncedWorkerError> {
+        let worker = WorkerOptions::new(peer.account.clone(), peer.secret.clone(), store)
+            .with_sync_server(sync_url)
+            .start()
+            .await?
+            .register(BookEventTicket)
+            .register(Echo);
+        let addr = spawn_server(([127, 0, 0, 1], 0).into(), worker.clone()).await?;
+        Ok(Self {
+            worker,
+            account: peer.account.clone(),
+            base_url: format!("http://{addr}"),
+        })
+    }
+
+    /// A client of this worker with a fresh account called `name`, holding `pieces` (e.g. the
+    /// worker's account, an event).
+    ///
+    /// # Errors
+    /// [`SyncedWorkerError::Peer`], [`SyncedWorkerError::Import`].
+    pub fn client(&self, name: &str, pieces: &[Value]) -> Result<RequestClient, SyncedWorkerError> {
+        let client = RequestClient::new(Peer::fresh(name)?.node)
+            .with_base_url(&self.base_url)
+            .with_worker(self.account.clone());
+        client.import_pieces(pieces)?;
+        Ok(client)
+    }
+}
+
+/// `pieces` as JSON, as a client imports them.
+pub fn as_json(pieces: &[ContentMessage]) -> Vec<Value> {
+    pieces.iter().map(ContentMessage::to_json).collect()
+}
