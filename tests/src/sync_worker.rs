@@ -50,12 +50,26 @@ impl SyncedWorker {
         sync_url: &str,
         store: &Path,
     ) -> Result<Self, SyncedWorkerError> {
+        Self::start_with_routes(peer, sync_url, store, |worker| worker).await
+    }
+
+    /// As [`SyncedWorker::start`], with the routes `more` registers besides.
+    ///
+    /// # Errors
+    /// As [`SyncedWorker::start`].
+    pub async fn start_with_routes(
+        peer: &Peer,
+        sync_url: &str,
+        store: &Path,
+        more: impl FnOnce(RequestWorker) -> RequestWorker,
+    ) -> Result<Self, SyncedWorkerError> {
         let worker = WorkerOptions::new(peer.account.clone(), peer.secret.clone(), store)
             .with_sync_server(sync_url)
             .start()
             .await?
             .register(BookEventTicket)
             .register(Echo);
+        let worker = more(worker);
         let addr = spawn_server(([127, 0, 0, 1], 0).into(), worker.clone()).await?;
         Ok(Self {
             worker,

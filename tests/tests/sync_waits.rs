@@ -5,13 +5,16 @@
 //!   server acknowledged what it wrote — held acknowledgements hold the answer;
 //! - a handler that wrote nothing (echo) answers once its bookkeeping is stored; the
 //!   envelope with the worker's `$handled` mark still reaches the server, in the background;
-//! - the response envelope is the client's: it goes in the body and is not pushed.
+//! - the response envelope is the client's: it goes in the body and is not pushed;
+//! - a handler that writes through a clone of the worker, not its context, waits too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use jazz_req::cojson::Privacy;
 use jazz_req::prelude::*;
 use jazz_req::sync::SyncClient;
 use jazz_req_examples::echo::Echo;
@@ -27,15 +30,37 @@ use serde_json::json;
 /// Long enough for an answer that does not wait to arrive many times over.
 const HELD_FOR: Duration = Duration::from_millis(1500);
 
+/// The worker, for [`note_aside`] to write through a clone of it rather than its context.
+static ASIDE_WORKER: OnceLock<RequestWorker> = OnceLock::new();
+
+/// What [`note_aside`] answers: the map it wrote.
+#[derive(CoMap, Debug, Clone, PartialEq)]
+pub struct Aside {
+    /// The map's id.
+    pub note: String,
+}
+
+/// Writes a map holding `text` through a clone of the worker, not through its context.
+#[jazz_request(url = "/api/note-aside")]
+async fn note_aside(_ctx: RequestContext, text: String) -> Result<Aside, JazzRequestError> {
+    let worker = ASIDE_WORKER
+        .get()
+        .ok_or_else(|| JazzRequestError::new("No worker to write through", 500))?;
+    let note = worker
+        .with_node(|node| {
+            let group = node.create_group()?;
+            node.create_map(&group, &[("text", json!(text))], Privacy::Trusting)
+        })
+        .map_err(|error| JazzRequestError::new(error.to_string(), 500))?;
+    Ok(Aside {
+        note: note.as_str().to_owned(),
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_booking_waits_for_the_sync_server_an_echo_for_its_store() {
-    let server = tokio::task::spawn_blocking(SyncServer::start)
-        .await
-        .unwrap()
-        .unwrap();
+    let (server, proxy) = server_behind_a_proxy().await;
     let url = server.url();
-    let upstream: SocketAddr = ([127, 0, 0, 1], server.port()).into();
-    let proxy = HoldingProxy::start(upstream).await.unwrap();
 
     let (worker_peer, worker_pieces) = account_on_server(&url, "Held worker").await.unwrap();
     let worker_account = worker_peer.account.clone();
@@ -96,17 +121,9 @@ async fn a_booking_waits_for_the_sync_server_an_echo_for_its_store() {
         .load::<Event>(&event.event, with_list())
         .unwrap();
     let booking = tokio::spawn(async move { BookEventTicket::send(&buyer_client, loaded).await });
-    tokio::time::sleep(HELD_FOR).await;
-    assert!(
-        !booking.is_finished(),
-        "a booking answered before the sync server acknowledged its ticket"
-    );
     // ...and answered once the acknowledgements come, its ticket on the server.
-    proxy.hold_server(false);
-    let booked = tokio::time::timeout(Duration::from_secs(30), booking)
+    let booked = answered_once_let_go(&proxy, booking, "a booking")
         .await
-        .expect("the booking answers once the server's acknowledgements flow")
-        .unwrap()
         .unwrap();
     let listed = read_reservations(&url, &event.event).await.unwrap();
     assert!(
@@ -140,4 +157,74 @@ async fn a_booking_waits_for_the_sync_server_an_echo_for_its_store() {
     drop(proxy);
     drop(server);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_a_clone_of_the_worker_waits_for_the_sync_server_too() {
+    let (server, proxy) = server_behind_a_proxy().await;
+    let url = server.url();
+    let (worker_peer, worker_pieces) = account_on_server(&url, "Aside worker").await.unwrap();
+    let dir = std::env::temp_dir().join(format!("jazz-req-sync-aside-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let running = SyncedWorker::start_with_routes(
+        &worker_peer,
+        &proxy.url(),
+        &dir.join("worker.sqlite"),
+        |worker| worker.register(NoteAside),
+    )
+    .await
+    .unwrap();
+    assert!(ASIDE_WORKER.set(running.worker.clone()).is_ok());
+    let client = running
+        .client("Aside sender", &as_json(&worker_pieces))
+        .unwrap();
+    NoteAside::send(&client, "warm".into()).await.unwrap();
+
+    proxy.hold_server(true);
+    let sending = tokio::spawn(async move { NoteAside::send(&client, "held".into()).await });
+    let aside = answered_once_let_go(&proxy, sending, "a write through a clone of the worker")
+        .await
+        .unwrap();
+    let reader = SyncClient::connect(&url, sync_options()).await.unwrap();
+    let note = CoID::parse(&aside.note).unwrap();
+    assert!(
+        reader.load(&note).await.unwrap().is_some(),
+        "the map the handler wrote is on the server"
+    );
+    reader.shutdown().await.unwrap();
+
+    running.worker.shutdown().await.unwrap();
+    drop(proxy);
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// With the proxy holding the server's acknowledgements, `request` (`what`) is not answered
+/// within [`HELD_FOR`]; once the proxy lets go, it is.
+async fn answered_once_let_go<T>(
+    proxy: &HoldingProxy,
+    request: tokio::task::JoinHandle<T>,
+    what: &str,
+) -> T {
+    tokio::time::sleep(HELD_FOR).await;
+    assert!(
+        !request.is_finished(),
+        "{what} answered before the sync server acknowledged what its handler wrote"
+    );
+    proxy.hold_server(false);
+    tokio::time::timeout(Duration::from_secs(30), request)
+        .await
+        .unwrap_or_else(|_| panic!("{what} answers once the server's acknowledgements flow"))
+        .unwrap()
+}
+
+/// A sync server, and a proxy in front of it that can hold what it sends.
+async fn server_behind_a_proxy() -> (SyncServer, HoldingProxy) {
+    let server = tokio::task::spawn_blocking(SyncServer::start)
+        .await
+        .unwrap()
+        .unwrap();
+    let upstream: SocketAddr = ([127, 0, 0, 1], server.port()).into();
+    let proxy = HoldingProxy::start(upstream).await.unwrap();
+    (server, proxy)
 }

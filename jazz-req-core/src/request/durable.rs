@@ -20,7 +20,9 @@
 //! wrote (through [`RequestContext::transaction`](super::RequestContext::transaction) or
 //! [`RequestContext::with_node`](super::RequestContext::with_node)) answers once the server
 //! acknowledged everything taken up to its own turn, as jazz-tools waits for what its handler
-//! wrote. A request that wrote nothing but its own bookkeeping (the envelope's `$handled` mark)
+//! wrote; so does one whose own take carries a write of the worker's on a CoValue that is no
+//! request's bookkeeping (a handler that wrote through a clone of the worker,
+//! [`Submitted::await_sync`]). A request that wrote nothing but its own bookkeeping (the envelope's `$handled` mark)
 //! answers once that is stored; the push follows in take order and is acknowledged in the
 //! background, with at most [`MAX_ANSWERED_UNACKNOWLEDGED`] such answers ahead of the server.
 //! The response envelope is neither stored nor pushed: the client has it in the body.
@@ -90,6 +92,34 @@ impl Submitted {
     pub(crate) fn then_unfollow(mut self, ids: &[CoID]) -> Self {
         self.unfollow = ids.to_vec();
         self
+    }
+
+    /// What the answer waits for: `wait`, or [`AwaitSync::Acknowledged`] when this carries
+    /// a handler's write: a transaction of the worker's `account` on a CoValue that is not a
+    /// request's bookkeeping (`in_use`: the envelopes and what the requests in flight
+    /// brought; the `$handled` mark is the worker's too). A write a handler made without its
+    /// context (through a clone of the worker) thus still waits for the sync server when its
+    /// own take carries it.
+    pub(crate) fn await_sync(
+        &self,
+        wait: AwaitSync,
+        account: &CoID,
+        in_use: impl Fn(&CoID) -> bool,
+    ) -> AwaitSync {
+        let foreign = || {
+            self.content.iter().any(|message| {
+                !in_use(&message.id)
+                    && message
+                        .new
+                        .iter()
+                        .any(|(session, _)| session.author_str() == account.as_str())
+            })
+        };
+        if wait == AwaitSync::Stored && foreign() {
+            AwaitSync::Acknowledged
+        } else {
+            wait
+        }
     }
 }
 

@@ -49,6 +49,11 @@ impl InFlightSenders {
         }
     }
 
+    /// Whether a request in flight uses `id` (brought it, or is its sender).
+    pub(crate) fn is_pinned(&self, id: &CoID) -> bool {
+        self.pins.contains_key(id)
+    }
+
     /// The request that pinned `ids` is done.
     pub(crate) fn unpin_all(&mut self, node: &mut LocalNode, ids: &[CoID]) {
         for id in ids {

@@ -23,7 +23,7 @@ use tracing::Instrument as _;
 
 use super::body::SignedBody;
 use super::clock::{Clock, SystemClock};
-use super::durable::AwaitSync;
+use super::durable::{AwaitSync, Submitted};
 use super::envelope::{
     HANDLED_KEY, check_decryptable, create_envelope, envelope_values, import_pieces,
     pieces_to_import, read_envelope, unreadable,
@@ -129,6 +129,21 @@ impl WorkerShared {
             in_flight.keep_recent(node, &accepted.sender, &mut ids);
         }
         in_flight.evict(node, &ids);
+    }
+
+    /// What a request's answer waits for: `wait`, or more when what it `submitted` carries
+    /// a write of a handler (see [`Submitted::await_sync`]); with the node's lock held,
+    /// before the request leaves.
+    fn await_sync(&self, submitted: Option<&Submitted>, wait: AwaitSync) -> AwaitSync {
+        let Some(submitted) = submitted else {
+            return wait;
+        };
+        let in_flight = self.in_flight();
+        let waits = submitted.await_sync(wait, &self.account, |id| in_flight.is_pinned(id));
+        if waits != wait {
+            tracing::debug!("what the handler wrote outside its context waits for the sync server");
+        }
+        waits
     }
 
     /// A refused request's imported content leaves the store queue (see `in_flight`).
@@ -247,8 +262,9 @@ impl RequestWorker {
     }
 
     /// Runs `f` on the worker's node (see [`RequestContext::with_node`]). A handler writes
-    /// through its [`RequestContext`] instead: only writes made there make its answer wait
-    /// until the sync server has them.
+    /// through its [`RequestContext`] instead: a write made there always makes its answer
+    /// wait until the sync server has it; one made here does when the handler's own store
+    /// carries it, not when a concurrent request's store took it along first.
     pub fn with_node<T>(
         &self,
         f: impl FnOnce(&mut LocalNode) -> Result<T, NodeError>,
@@ -356,10 +372,12 @@ impl RequestWorker {
                 let submitted = {
                     let mut node = self.shared.node()?;
                     let submitted = self.submit(&mut node, accepted.failures_seen, &[]);
+                    let wait = self.shared.await_sync(submitted.as_ref().ok(), wait);
                     self.shared
                         .leave(&mut node, &accepted.fresh, Some(&accepted));
-                    submitted?.then_unfollow(&accepted.fresh)
+                    (submitted?.then_unfollow(&accepted.fresh), wait)
                 };
+                let (submitted, wait) = submitted;
                 self.settle(submitted, wait).await?;
                 Err(error)
             }
@@ -552,7 +570,7 @@ impl RequestWorker {
         wait: AwaitSync,
     ) -> Result<String, JazzRequestError> {
         let now = self.shared.clock.now_ms();
-        let (built, submitted) = {
+        let (built, submitted, wait) = {
             let mut node = self.shared.node()?;
             let built = Self::build_response(&mut node, spec, &accepted.sender, values, now);
             // The response and its group (both made here) go to the client in the body; they
@@ -567,13 +585,14 @@ impl RequestWorker {
                 Err(_) => Vec::new(),
             };
             let submitted = self.submit(&mut node, accepted.failures_seen, &response);
+            let wait = self.shared.await_sync(submitted.as_ref().ok(), wait);
             // The envelopes are answered: what they hold goes to storage, not memory. Only
             // what this request brought or made leaves (a client may name an existing group
             // as its envelope's owner: that group stays).
             let mut done: Vec<CoID> = accepted.fresh.clone();
             done.extend(response);
             self.shared.leave(&mut node, &done, Some(accepted));
-            (built, submitted?.then_unfollow(&accepted.fresh))
+            (built, submitted?.then_unfollow(&accepted.fresh), wait)
         };
         // What the handler wrote is stored even when the response could not be built.
         self.settle(submitted, wait).await?;
