@@ -662,6 +662,13 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// The resident memory of process `pid` (`VmRSS`), in kB.
+fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[test]
 #[ignore = "a measurement (a release build, ~2 minutes): run it with --ignored --nocapture"]
 fn load_rust_and_jazz_tools_workers_through_one_sync_server() {
@@ -763,6 +770,10 @@ fn load_rust_and_jazz_tools_workers_through_one_sync_server() {
         }
         if let (Some(before), Some(after)) = (server_cpu_before, cpu_seconds(server.pid())) {
             line["syncServerCpuSeconds"] = json!(after - before);
+        }
+        // The worker's resident memory once the run is done (what it keeps).
+        if let Some(rss) = rss_kb(worker_pid) {
+            line["workerRssKb"] = json!(rss);
         }
         eprintln!("{line}");
         figures.push(line);
