@@ -22,10 +22,12 @@
 //! acknowledged everything taken up to its own turn, as jazz-tools waits for what its handler
 //! wrote; so does one whose own take carries a write of the worker's on a CoValue that is no
 //! request's bookkeeping (a handler that wrote through a clone of the worker,
-//! [`Submitted::await_sync`]). A request that wrote nothing but its own bookkeeping (the envelope's `$handled` mark)
-//! answers once that is stored; the push follows in take order and is acknowledged in the
-//! background, with at most [`MAX_ANSWERED_UNACKNOWLEDGED`] such answers ahead of the server.
-//! The response envelope is neither stored nor pushed: the client has it in the body.
+//! [`Submitted::await_sync`]). A request that wrote nothing but its own bookkeeping (the
+//! envelope's `$handled` mark) answers once that is stored; the push follows in take order
+//! and is acknowledged in the background, with at most [`MAX_ANSWERED_UNACKNOWLEDGED`] such
+//! answers ahead of the server. The response envelope is neither stored nor pushed: the
+//! client has it in the body. What a request brought stops being followed by the sync client
+//! once its push is acknowledged ([`Submitted::then_unfollow`]).
 //!
 //! The waiting runs in a task of its own: a request whose client went away still completes
 //! its store and push (later pushes wait for it).

@@ -126,7 +126,14 @@ pub(crate) struct SyncState {
     /// CoValues to forget once what was pushed of them is acknowledged (and their loads
     /// answered).
     forget_when_done: HashSet<CoID>,
+    /// How many of those there must be before an acknowledgement looks at them again (see
+    /// [`SyncState::settle`]).
+    forget_check_at: usize,
 }
+
+/// The fewest CoValues waiting to be forgotten that an acknowledgement looks at while more
+/// are unacknowledged.
+const FORGET_BATCH: usize = 64;
 
 /// Whether `state` holds everything `target` names (the header, and at least as many
 /// transactions of every session).
@@ -230,6 +237,7 @@ impl SyncState {
             .collect();
         self.forget_when_done.retain(|id| !done.contains(id));
         self.unfollow(&done);
+        self.forget_check_at = (2 * self.forget_when_done.len()).max(FORGET_BATCH);
     }
 
     // ---- commands ----
@@ -583,7 +591,12 @@ impl SyncState {
             // The caller may have stopped waiting (timed out); the content is delivered anyway.
             let _ = push.reply.send(Ok(()));
         }
-        self.forget_what_is_done();
+        // Looking costs a pass over everything unacknowledged: done when nothing is (cheap
+        // then), or once enough wait that the pass is shared by many (under a steady load
+        // each acknowledgement would otherwise pay it).
+        if self.unacked.is_empty() || self.forget_when_done.len() >= self.forget_check_at {
+            self.forget_what_is_done();
+        }
     }
 
     /// Forgets waiters that stopped waiting (timed out or dropped), and loads nobody waits for.
