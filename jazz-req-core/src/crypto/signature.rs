@@ -4,7 +4,6 @@
 //! worker's CPU before it was kept. A parsed signature keeps the text it was parsed from,
 //! which is the one text its bytes encode to.
 
-use std::fmt;
 use std::hash::{Hash as StdHash, Hasher};
 
 use super::encoding::{base58_decode_fixed, strip_prefix};
@@ -55,6 +54,20 @@ impl Signature {
         }
     }
 
+    /// Writes the Jazz string form: the kept text, encoded afresh only if none was kept.
+    fn write_to(&self, out: &mut String) {
+        out.push_str(Self::PREFIX);
+        let kept = self
+            .base58
+            .get(..usize::from(self.base58_len))
+            .and_then(|text| std::str::from_utf8(text).ok())
+            .filter(|text| !text.is_empty());
+        match kept {
+            Some(text) => out.push_str(text),
+            None => out.push_str(&super::encoding::base58_encode(&self.bytes)),
+        }
+    }
+
     fn with_text(bytes: [u8; 64], base58: [u8; BASE58_MAX], len: usize) -> Self {
         let base58_len = u8::try_from(len).unwrap_or(0);
         Self {
@@ -62,27 +75,6 @@ impl Signature {
             base58,
             base58_len,
         }
-    }
-}
-
-impl fmt::Display for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Self::PREFIX)?;
-        let kept = self
-            .base58
-            .get(..usize::from(self.base58_len))
-            .and_then(|text| std::str::from_utf8(text).ok())
-            .filter(|text| !text.is_empty());
-        match kept {
-            Some(text) => f.write_str(text),
-            None => f.write_str(&super::encoding::base58_encode(&self.bytes)),
-        }
-    }
-}
-
-impl fmt::Debug for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({self})")
     }
 }
 
@@ -112,25 +104,7 @@ impl Ord for Signature {
     }
 }
 
-impl std::str::FromStr for Signature {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl serde::Serialize for Signature {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Signature {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+jazz_string_impls!(Signature);
 
 #[cfg(test)]
 mod tests {

@@ -134,10 +134,7 @@ impl WorkerShared {
     /// What a request's answer waits for: `wait`, or more when what it `submitted` carries
     /// a write of a handler (see [`Submitted::await_sync`]); with the node's lock held,
     /// before the request leaves.
-    fn await_sync(&self, submitted: Option<&Submitted>, wait: AwaitSync) -> AwaitSync {
-        let Some(submitted) = submitted else {
-            return wait;
-        };
+    fn await_sync(&self, submitted: &Submitted, wait: AwaitSync) -> AwaitSync {
         let in_flight = self.in_flight();
         let waits = submitted.await_sync(wait, &self.account, |id| in_flight.is_pinned(id));
         if waits != wait {
@@ -369,15 +366,10 @@ impl RequestWorker {
             Ok(response_values) => self.respond(spec, &accepted, &response_values, wait).await,
             Err(error) => {
                 // What the handler wrote before failing (and the `$handled` mark) is kept.
-                let submitted = {
+                let (submitted, wait) = {
                     let mut node = self.shared.node()?;
-                    let submitted = self.submit(&mut node, accepted.failures_seen, &[]);
-                    let wait = self.shared.await_sync(submitted.as_ref().ok(), wait);
-                    self.shared
-                        .leave(&mut node, &accepted.fresh, Some(&accepted));
-                    (submitted?.then_unfollow(&accepted.fresh), wait)
+                    self.hand_over(&mut node, &accepted, &[], wait)?
                 };
-                let (submitted, wait) = submitted;
                 self.settle(submitted, wait).await?;
                 Err(error)
             }
@@ -570,7 +562,7 @@ impl RequestWorker {
         wait: AwaitSync,
     ) -> Result<String, JazzRequestError> {
         let now = self.shared.clock.now_ms();
-        let (built, submitted, wait) = {
+        let (built, handed) = {
             let mut node = self.shared.node()?;
             let built = Self::build_response(&mut node, spec, &accepted.sender, values, now);
             // The response and its group (both made here) go to the client in the body; they
@@ -584,19 +576,36 @@ impl RequestWorker {
                 }
                 Err(_) => Vec::new(),
             };
-            let submitted = self.submit(&mut node, accepted.failures_seen, &response);
-            let wait = self.shared.await_sync(submitted.as_ref().ok(), wait);
-            // The envelopes are answered: what they hold goes to storage, not memory. Only
-            // what this request brought or made leaves (a client may name an existing group
-            // as its envelope's owner: that group stays).
-            let mut done: Vec<CoID> = accepted.fresh.clone();
-            done.extend(response);
-            self.shared.leave(&mut node, &done, Some(accepted));
-            (built, submitted?.then_unfollow(&accepted.fresh), wait)
+            (built, self.hand_over(&mut node, accepted, &response, wait))
         };
+        let (submitted, wait) = handed?;
         // What the handler wrote is stored even when the response could not be built.
         self.settle(submitted, wait).await?;
         built.map(|(payload, _, _)| payload.success_text())
+    }
+
+    /// With the node's lock held, once an accepted request's handler returned: hands what is
+    /// to be stored to the store (all but `not_kept`, see `submit`), says what the answer
+    /// waits for (`wait`, or more: see `WorkerShared::await_sync`), and lets what the request
+    /// brought (and `not_kept`) leave memory. The envelopes are answered: what they hold goes
+    /// to storage, not memory. Only what this request brought or made leaves (a client may
+    /// name an existing group as its envelope's owner: that group stays).
+    fn hand_over(
+        &self,
+        node: &mut LocalNode,
+        accepted: &Accepted,
+        not_kept: &[CoID],
+        wait: AwaitSync,
+    ) -> Result<(Submitted, AwaitSync), JazzRequestError> {
+        let submitted = self.submit(node, accepted.failures_seen, not_kept);
+        let wait = match &submitted {
+            Ok(submitted) => self.shared.await_sync(submitted, wait),
+            Err(_) => wait,
+        };
+        let mut done: Vec<CoID> = accepted.fresh.clone();
+        done.extend_from_slice(not_kept);
+        self.shared.leave(node, &done, Some(accepted));
+        Ok((submitted?.then_unfollow(&accepted.fresh), wait))
     }
 
     /// The response envelope, exported and signed: the body, the envelope and its group.
