@@ -24,8 +24,14 @@
 //!
 //! The JSON line: `{"label","route","requests","inFlight","accounts","seconds",
 //! "requestsPerSecond","p50Ms","p90Ms","p99Ms","maxMs","statuses":{"200":n,…},
-//! "transportErrors","signSeconds"}` (a 200 whose body is not a success body counts as
-//! `"200-not-success"`). Exits with 1 when an answer was not a 200 success.
+//! "transportErrors","signSeconds","uploadedEnvelopes","timedCpuMsPerRequest":{NAME:ms,…}}`
+//! (a 200 whose body is not a success body counts as `"200-not-success"`). Exits with 1 when
+//! an answer was not a 200 success.
+//!
+//! With `--upload-envelopes` every envelope is on the sync server before the clock starts,
+//! as a jazz-tools client's node puts the envelope it sends there itself; without it the
+//! envelopes first reach the server through the worker, which charges the sync server's
+//! taking them in to the timed run.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -37,6 +43,7 @@ use clap::{Parser, ValueEnum};
 use jazz_req::cojson::{ContentMessage, ResolveQuery};
 use jazz_req::crypto::random::new_random_agent_secret;
 use jazz_req::prelude::*;
+use jazz_req::request::SignedBody;
 use jazz_req::sync::{SyncClient, SyncOptions};
 use jazz_req_examples::event_tickets::{Event, Ticket};
 use serde_json::{Map, Value, json};
@@ -75,6 +82,36 @@ struct Args {
     /// A name for the run, copied into the JSON line.
     #[arg(long, default_value = "")]
     label: String,
+    /// Upload every request's envelope (and its group) to the sync server before the clock
+    /// starts, as a jazz-tools client's node does with the envelope it sends: the timed run
+    /// then leaves the sync server only what the worker adds to it.
+    #[arg(long)]
+    upload_envelopes: bool,
+    /// A process whose CPU time over the timed requests goes into the JSON line
+    /// (`timedCpuMsPerRequest`), as `NAME=PID`, e.g. `--watch worker=1234` (read from
+    /// `/proc`: Linux only). Repeatable.
+    #[arg(long = "watch", value_name = "NAME=PID", value_parser = parse_watch)]
+    watch: Vec<(String, u32)>,
+}
+
+fn parse_watch(text: &str) -> Result<(String, u32), String> {
+    let (name, pid) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=PID, got {text:?}"))?;
+    let pid = pid.parse().map_err(|e| format!("{pid:?}: {e}"))?;
+    Ok((name.to_owned(), pid))
+}
+
+/// The CPU time (user + system) process `pid` has used, in seconds; `None` where `/proc`
+/// does not say.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name in parentheses: utime is field 14, stime 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel's USER_HZ is 100 on every Linux this runs on.
+    Some(ticks / 100.0)
 }
 
 /// The route a run drives.
@@ -138,21 +175,26 @@ async fn run(args: &Args) -> Result<bool, Failure> {
             Some(make_event(&worker, &worker_content, &sync, seats).await?)
         }
     };
-    sync.shutdown().await?;
 
     let signing = Instant::now();
     let total = args.warmup + args.requests;
-    let mut bodies = Vec::with_capacity(total);
+    let mut signed = Vec::with_capacity(total);
     for i in 0..total {
         let client = &clients[i % clients.len()];
         let values = match &event {
             Some(event) => book_values(event),
             None => echo_values(i),
         };
-        bodies.push(client.request_body(&worker, &values)?.to_json().to_string());
+        signed.push(client.request_body(&worker, &values)?);
     }
     let sign_seconds = signing.elapsed().as_secs_f64();
     drop(clients);
+    if args.upload_envelopes {
+        upload_envelopes(&signed, &sync).await?;
+    }
+    sync.shutdown().await?;
+    let mut bodies: Vec<String> = signed.iter().map(|b| b.to_json().to_string()).collect();
+    drop(signed);
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.in_flight)
@@ -164,9 +206,22 @@ async fn run(args: &Args) -> Result<bool, Failure> {
     );
     let timed = bodies.split_off(args.warmup.min(bodies.len()));
     drive(&http, &url, bodies, args.in_flight).await;
+    let cpu_before: Vec<Option<f64>> = args
+        .watch
+        .iter()
+        .map(|(_, pid)| cpu_seconds(*pid))
+        .collect();
     let started = Instant::now();
     let results = drive(&http, &url, timed, args.in_flight).await;
     let seconds = started.elapsed().as_secs_f64();
+    let mut timed_cpu = Map::new();
+    for ((name, pid), before) in args.watch.iter().zip(cpu_before) {
+        if let (Some(before), Some(after)) = (before, cpu_seconds(*pid)) {
+            #[allow(clippy::cast_precision_loss)] // counts far below 2^53
+            let per_request = (after - before) * 1000.0 / results.len().max(1) as f64;
+            timed_cpu.insert(name.clone(), json!(per_request));
+        }
+    }
 
     let mut latencies: Vec<Duration> = results.iter().map(|r| r.latency).collect();
     latencies.sort();
@@ -206,6 +261,8 @@ async fn run(args: &Args) -> Result<bool, Failure> {
         "statuses": statuses,
         "transportErrors": transport_errors,
         "signSeconds": sign_seconds,
+        "uploadedEnvelopes": args.upload_envelopes,
+        "timedCpuMsPerRequest": timed_cpu,
     });
     println!("{line}");
     let all_ok = transport_errors == 0 && statuses.keys().all(|s| s == "200");
@@ -235,6 +292,29 @@ async fn senders(
     }
     sync.push(upload).await?;
     Ok(clients)
+}
+
+/// Pushes each body's envelope and what it brings but the accounts (uploaded already) to the
+/// sync server, and waits until the server has them.
+async fn upload_envelopes(bodies: &[SignedBody], sync: &SyncClient) -> Result<(), Failure> {
+    const BODIES_PER_PUSH: usize = 256;
+    for chunk in bodies.chunks(BODIES_PER_PUSH) {
+        let mut content = Vec::new();
+        for body in chunk {
+            for piece in &body.content_pieces {
+                let message = ContentMessage::from_json(piece)?;
+                let is_account = message
+                    .header
+                    .as_ref()
+                    .is_some_and(|h| h.account_agent().is_some());
+                if !is_account {
+                    content.push(message);
+                }
+            }
+        }
+        sync.push(content).await?;
+    }
+    Ok(())
 }
 
 /// An event on the sync server with `seats` seats, everyone a reader, the worker a writer.

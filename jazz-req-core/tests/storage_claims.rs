@@ -99,3 +99,56 @@ fn a_guard_starts_from_the_live_claims_of_its_store() {
             .is_some()
     );
 }
+
+/// A release nobody waits for costs no commit of its own: it rides with the next write, is
+/// committed alone only after a quiet second, and is not lost when the store closes first.
+#[test]
+fn sqlite_background_releases_ride_with_the_next_commit() {
+    let dir = std::env::temp_dir().join(format!("jazz-req-release-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("release.sqlite");
+    let now = now_ms();
+    let live = |storage: &SqliteStorage| -> Vec<String> {
+        let mut keys: Vec<String> = storage
+            .live_claims("test", now)
+            .unwrap()
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        keys.sort();
+        keys
+    };
+    {
+        let storage = SqliteStorage::open(&path).unwrap();
+        let claims: Vec<Claim> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|key| claim(key, now + 60_000))
+            .collect();
+        storage.store_with_claims(&[], &claims).unwrap();
+        let before = storage.writer_stats();
+
+        // With the next write: one commit for both.
+        storage.release_in_background("test", vec!["a".into()]);
+        storage
+            .store_with_claims(&[], &[claim("e", now + 60_000)])
+            .unwrap();
+        let after = storage.writer_stats();
+        assert_eq!(after.commits - before.commits, 1, "{before:?} → {after:?}");
+        assert_eq!(live(&storage), ["b", "c", "d", "e"]);
+
+        // With no write after it: alone, after a quiet second.
+        storage.release_in_background("test", vec!["b".into()]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while live(&storage).contains(&"b".to_owned()) {
+            assert!(std::time::Instant::now() < deadline, "never released");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+
+        // Closed before the writer got to it: committed on the way out.
+        storage.release_in_background("test", vec!["c".into()]);
+    }
+    let reopened = SqliteStorage::open(&path).unwrap();
+    assert_eq!(live(&reopened), ["d", "e"]);
+    drop(reopened);
+    std::fs::remove_dir_all(&dir).ok();
+}

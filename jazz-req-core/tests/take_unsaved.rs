@@ -2,7 +2,7 @@
 //! arrived in a request and was then written to (an envelope getting its `$handled` mark) is
 //! in it once — every transaction exactly once, in an order a fresh node imports — with or
 //! without a storage attached (a worker that is only a sync peer queues its imports and
-//! pushes the same content).
+//! pushes the same content), and in one message with the mark.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
@@ -76,6 +76,11 @@ fn check_taken_once(with_storage: bool) {
     assert!(twice.is_empty(), "taken more than once: {twice:?}");
     let envelope_txs = counts.keys().filter(|(id, _, _)| *id == envelope).count();
     assert_eq!(envelope_txs, 2, "the sender's value and the worker's mark");
+    let envelope_messages = taken.iter().filter(|m| m.id == envelope).count();
+    assert_eq!(
+        envelope_messages, 1,
+        "the mark rides with the imported envelope"
+    );
 
     // What was taken is complete and in order: a node that knows only the worker imports it.
     let (mut auditor, _) = account("Auditor");

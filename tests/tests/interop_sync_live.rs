@@ -651,17 +651,6 @@ fn run_load(load: &PathBuf, args: &[String]) -> Value {
     serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
 }
 
-/// The CPU time (user + system) process `pid` has used, from `/proc` (Linux only).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // After the command name in parentheses: state is field 3, utime 14, stime 15.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // The kernel's USER_HZ is 100 on every Linux this runs on.
-    Some(ticks / 100.0)
-}
-
 /// The resident memory of process `pid` (`VmRSS`), in kB.
 fn rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -676,6 +665,9 @@ fn load_rust_and_jazz_tools_workers_through_one_sync_server() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(3000);
+    // LOAD_UPLOAD_ENVELOPES=1: every envelope is on the sync server before the clock starts,
+    // as a jazz-tools client's node puts it there (see the load example).
+    let upload_envelopes = std::env::var("LOAD_UPLOAD_ENVELOPES").is_ok_and(|v| v == "1");
     let paths = build_examples(&["interop_worker", "load"], Profile::Release)
         .unwrap_or_else(|e| panic!("{e}"));
     let server = SyncServer::start().unwrap();
@@ -760,17 +752,14 @@ fn load_rust_and_jazz_tools_workers_through_one_sync_server() {
         } else {
             js.pid()
         };
-        let cpu_before = cpu_seconds(worker_pid);
-        let server_cpu_before = cpu_seconds(server.pid());
+        let mut args = args;
+        args.push(format!("--watch=worker={worker_pid}"));
+        args.push(format!("--watch=syncServer={}", server.pid()));
+        if upload_envelopes {
+            args.push("--upload-envelopes".to_owned());
+        }
+        // The load's line has the worker's and the sync server's CPU time per timed request.
         let mut line = run_load(&paths["load"], &args);
-        // The worker's and the sync server's CPU time over the whole run (the load's set-up,
-        // warm-up and timed requests).
-        if let (Some(before), Some(after)) = (cpu_before, cpu_seconds(worker_pid)) {
-            line["workerCpuSeconds"] = json!(after - before);
-        }
-        if let (Some(before), Some(after)) = (server_cpu_before, cpu_seconds(server.pid())) {
-            line["syncServerCpuSeconds"] = json!(after - before);
-        }
         // The worker's resident memory once the run is done (what it keeps).
         if let Some(rss) = rss_kb(worker_pid) {
             line["workerRssKb"] = json!(rss);

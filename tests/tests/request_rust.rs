@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use jazz_req_core::crypto;
+use jazz_req_core::cojson::header::Ruleset;
+use jazz_req_core::crypto::{self, CoID};
 use jazz_req_core::request::{
     Clock, ManualClock, RequestClient, SignedBody, SystemClock, WorkerConfig,
 };
@@ -411,4 +412,56 @@ async fn an_envelope_in_an_existing_group_is_refused_and_leaves_that_group_alone
         .await
         .unwrap();
     assert_eq!(booked.value["ticket"]["seat"], json!(1));
+}
+
+/// The group a response is owned by, as the client imported it.
+fn response_group(client: &RequestClient, response: &CoID) -> CoID {
+    let node = client.node().unwrap();
+    match &node.get(response).unwrap().header().ruleset {
+        Ruleset::OwnedByGroup { group, .. } => group.clone(),
+        other => panic!("a response owned by {other:?}"),
+    }
+}
+
+/// A sender's responses share one response group (the worker admin, the sender a reader),
+/// made at its first answer; another sender's are in another group, which it cannot read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_senders_responses_share_one_group_of_its_own() {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let worker = start(2, clock.clone()).await;
+    let [echo, _, _] = routes(&worker.base_url());
+    let alice = rust_client(&worker, "Alice", clock.clone()).unwrap();
+    let bob = rust_client(&worker, "Bob", clock).unwrap();
+    let account = worker.worker.account().clone();
+
+    let first = alice.send(&echo, &account, &person()).await.unwrap();
+    let second = alice.send(&echo, &account, &person()).await.unwrap();
+    let for_bob = bob.send(&echo, &account, &person()).await.unwrap();
+    assert_ne!(first.id, second.id, "a new response each time");
+    let group = response_group(&alice, &first.id);
+    assert_eq!(group, response_group(&alice, &second.id));
+    let bobs_group = response_group(&bob, &for_bob.id);
+    assert_ne!(group, bobs_group);
+
+    // The worker keeps the group, not the responses.
+    worker
+        .worker
+        .with_node(|node| {
+            assert!(node.get(&group).is_some());
+            assert!(node.get(&first.id).is_none() && node.get(&second.id).is_none());
+            Ok(())
+        })
+        .unwrap();
+    // Bob cannot read Alice's responses: the group gave no key to him.
+    let alices_pieces = alice
+        .node()
+        .unwrap()
+        .export(&second.id, &jazz_req_core::cojson::ResolveQuery::Value)
+        .unwrap();
+    let mut bobs_node = bob.node().unwrap();
+    for piece in alices_pieces {
+        bobs_node.import(piece).unwrap();
+    }
+    let read = bobs_node.read(&second.id).unwrap().value;
+    assert!(read.get("bio").is_none(), "Bob read {read:?}");
 }

@@ -22,6 +22,7 @@ pub mod decoded_changes;
 pub mod error;
 pub mod group;
 pub mod header;
+mod join_content;
 pub mod keys;
 pub mod known_state;
 mod new_content;

@@ -100,7 +100,8 @@ impl LocalNode {
     /// store it with the storage (outside any lock on this node, so concurrent flushes share
     /// commits) and hand it back with [`LocalNode::restore_unsaved`] if that fails. Without a
     /// storage it is what to send to a sync server. Each transaction is in it once: what was
-    /// imported, in import order, then what this node wrote.
+    /// imported, in import order, then what this node wrote; a write to the CoValue imported
+    /// last (a request's envelope getting its mark) rides in the same message.
     pub fn take_unsaved(&mut self) -> Result<Vec<ContentMessage>, NodeError> {
         if self.in_atomic_scope() {
             // Writes of an open `atomically` scope may still be undone: nothing is signed
@@ -136,7 +137,7 @@ impl LocalNode {
             };
             content.extend(value.new_content_since(stored.as_ref()));
         }
-        Ok(content)
+        Ok(super::join_content::join_neighbours(content))
     }
 
     /// Puts back content taken with [`LocalNode::take_unsaved`] that could not be stored.

@@ -15,8 +15,9 @@ pub const HANDLED_KEY: &str = "$handled";
 
 /// Builds an envelope in `node`: a new group (this node's account admin) where `recipient`
 /// gets `recipient_role`, and a CoMap in it holding `values` in one private transaction.
-/// Returns the envelope's id. For a request the recipient is the worker (writer); for a
-/// response it is the sender (reader).
+/// Returns the envelope's id. A client's request names the worker (writer); a worker's
+/// responses go in a group kept per sender instead ([`response_group`],
+/// [`create_envelope_in`]).
 pub fn create_envelope(
     node: &mut LocalNode,
     recipient: &CoID,
@@ -26,11 +27,39 @@ pub fn create_envelope(
     node.batch(|node| {
         let group = node.create_group()?;
         node.add_member(&group, recipient.as_str(), recipient_role)?;
-        let init: Vec<(&str, Value)> = values
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        node.create_map(&group, &init, Privacy::Private)
+        create_private_map(node, &group, values)
+    })
+}
+
+fn create_private_map(
+    node: &mut LocalNode,
+    group: &CoID,
+    values: &Map<String, Value>,
+) -> Result<CoID, NodeError> {
+    let init: Vec<(&str, Value)> = values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    node.create_map(group, &init, Privacy::Private)
+}
+
+/// A response envelope in an existing group (see [`response_group`]): a private map of
+/// `values`.
+pub fn create_envelope_in(
+    node: &mut LocalNode,
+    group: &CoID,
+    values: &Map<String, Value>,
+) -> Result<CoID, NodeError> {
+    node.batch(|node| create_private_map(node, group, values))
+}
+
+/// A group for responses to `recipient`: this node's account its admin, `recipient` a
+/// reader.
+pub fn response_group(node: &mut LocalNode, recipient: &CoID) -> Result<CoID, NodeError> {
+    node.batch(|node| {
+        let group = node.create_group()?;
+        node.add_member(&group, recipient.as_str(), Role::Reader)?;
+        Ok(group)
     })
 }
 

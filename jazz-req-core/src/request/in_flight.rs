@@ -31,6 +31,8 @@ pub(crate) struct InFlightSenders {
     /// Senders whose accounts stay, oldest first.
     recent: VecDeque<CoID>,
     recent_set: HashSet<CoID>,
+    /// Each sender's response group, while the sender's account is in memory.
+    response_groups: HashMap<CoID, CoID>,
 }
 
 impl InFlightSenders {
@@ -82,9 +84,33 @@ impl InFlightSenders {
         if *count == 0 {
             self.pins.remove(sender);
             if self.leave_when_unpinned.remove(sender) {
-                node.evict_with_accounts(std::slice::from_ref(sender));
+                self.evict_with_response_groups(node, std::slice::from_ref(sender));
             }
         }
+    }
+
+    /// The response group kept for `sender`, if it is still in memory.
+    pub(crate) fn response_group(&self, node: &LocalNode, sender: &CoID) -> Option<CoID> {
+        self.response_groups
+            .get(sender)
+            .filter(|group| node.get(group).is_some())
+            .cloned()
+    }
+
+    /// `group` answers `sender` from now on (until its account leaves memory).
+    pub(crate) fn keep_response_group(&mut self, sender: &CoID, group: CoID) {
+        self.response_groups.insert(sender.clone(), group);
+    }
+
+    /// `ids` leave memory: with an account that leaves goes its response group.
+    fn evict_with_response_groups(&mut self, node: &mut LocalNode, ids: &[CoID]) {
+        let mut leaving = ids.to_vec();
+        for id in ids {
+            if let Some(group) = self.response_groups.remove(id) {
+                leaving.push(group);
+            }
+        }
+        node.evict_with_accounts(&leaving);
     }
 
     /// An answered request's `sender` brought its account (among `ids`, what leaves): the
@@ -118,7 +144,7 @@ impl InFlightSenders {
                 leaving.push(id.clone());
             }
         }
-        node.evict_with_accounts(&leaving);
+        self.evict_with_response_groups(node, &leaving);
     }
 }
 
@@ -147,7 +173,13 @@ mod tests {
             }
             ids.push(sender);
         }
-        // The first sender is in flight again when it would leave.
+        // The first sender has a response group, and is in flight again when it would leave.
+        let group = worker.create_group()?;
+        senders.keep_response_group(&ids[0], group.clone());
+        assert_eq!(
+            senders.response_group(&worker, &ids[0]),
+            Some(group.clone())
+        );
         senders.pin(&ids[0]);
         for sender in &ids {
             let mut brought = vec![sender.clone()];
@@ -168,6 +200,8 @@ mod tests {
             worker.get(&ids[0]).is_none(),
             "the oldest left once unpinned"
         );
+        assert!(worker.get(&group).is_none(), "its response group with it");
+        assert_eq!(senders.response_group(&worker, &ids[0]), None);
         let held = ids.iter().filter(|id| worker.get(id).is_some()).count();
         assert_eq!(held, RECENT_SENDERS_KEPT);
         Ok(())

@@ -25,7 +25,7 @@ use super::body::SignedBody;
 use super::clock::{Clock, SystemClock};
 use super::durable::{AwaitSync, Submitted};
 use super::envelope::{
-    HANDLED_KEY, check_decryptable, create_envelope, envelope_values, import_pieces,
+    HANDLED_KEY, check_decryptable, create_envelope_in, envelope_values, import_pieces,
     pieces_to_import, read_envelope, unreadable,
 };
 use super::error::JazzRequestError;
@@ -34,7 +34,6 @@ use super::in_flight::InFlightSenders;
 use super::outgoing::OutgoingBody;
 use super::replay::{ReplayGuard, StoredReplayGuard};
 use super::route::RouteSpec;
-use crate::cojson::permissions_role::Role;
 use crate::cojson::{LocalNode, NodeError, Privacy};
 use crate::crypto::CoID;
 use crate::storage::{Claim, Storage};
@@ -141,6 +140,22 @@ impl WorkerShared {
             tracing::debug!("what the handler wrote outside its context waits for the sync server");
         }
         waits
+    }
+
+    /// The group `sender`'s responses go in: the one kept for it, or a new one, kept from now
+    /// on (see `in_flight`).
+    fn response_group(
+        &self,
+        node: &mut LocalNode,
+        sender: &CoID,
+    ) -> Result<CoID, JazzRequestError> {
+        if let Some(group) = self.in_flight().response_group(node, sender) {
+            return Ok(group);
+        }
+        let group = super::envelope::response_group(node, sender)
+            .map_err(|e| JazzRequestError::internal_while("building the response group", e))?;
+        self.in_flight().keep_response_group(sender, group.clone());
+        Ok(group)
     }
 
     /// A refused request's imported content leaves the store queue (see `in_flight`).
@@ -368,7 +383,7 @@ impl RequestWorker {
                 // What the handler wrote before failing (and the `$handled` mark) is kept.
                 let (submitted, wait) = {
                     let mut node = self.shared.node()?;
-                    self.hand_over(&mut node, &accepted, &[], wait)?
+                    self.hand_over(&mut node, &accepted, &[], &[], wait)?
                 };
                 self.settle(submitted, wait).await?;
                 Err(error)
@@ -564,30 +579,30 @@ impl RequestWorker {
         let now = self.shared.clock.now_ms();
         let (built, handed) = {
             let mut node = self.shared.node()?;
-            let built = Self::build_response(&mut node, spec, &accepted.sender, values, now);
-            // The response and its group (both made here) go to the client in the body; they
-            // are neither stored nor pushed (see `submit`).
-            let response: Vec<CoID> = match &built {
-                Ok((_, response, response_group)) => {
-                    [Some(response.clone()), response_group.clone()]
-                        .into_iter()
-                        .flatten()
-                        .collect()
-                }
-                Err(_) => Vec::new(),
-            };
-            (built, self.hand_over(&mut node, accepted, &response, wait))
+            let group = self.shared.response_group(&mut node, &accepted.sender);
+            let built = group
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|group| Self::build_response(&mut node, spec, group, values, now));
+            // The response and its group go to the client in the body; they are neither
+            // stored nor pushed (see `submit`). The response leaves memory now, the group
+            // stays for the sender's next answer.
+            let response: Vec<CoID> = built.iter().map(|(_, id)| id.clone()).collect();
+            let mut not_kept = response.clone();
+            not_kept.extend(group.ok());
+            let handed = self.hand_over(&mut node, accepted, &not_kept, &response, wait);
+            (built, handed)
         };
         let (submitted, wait) = handed?;
         // What the handler wrote is stored even when the response could not be built.
         self.settle(submitted, wait).await?;
-        built.map(|(payload, _, _)| payload.success_text())
+        built.map(|(payload, _)| payload.success_text())
     }
 
     /// With the node's lock held, once an accepted request's handler returned: hands what is
     /// to be stored to the store (all but `not_kept`, see `submit`), says what the answer
     /// waits for (`wait`, or more: see `WorkerShared::await_sync`), and lets what the request
-    /// brought (and `not_kept`) leave memory. The envelopes are answered: what they hold goes
+    /// brought (and `leaving`) leave memory. The envelopes are answered: what they hold goes
     /// to storage, not memory. Only what this request brought or made leaves (a client may
     /// name an existing group as its envelope's owner: that group stays).
     fn hand_over(
@@ -595,6 +610,7 @@ impl RequestWorker {
         node: &mut LocalNode,
         accepted: &Accepted,
         not_kept: &[CoID],
+        leaving: &[CoID],
         wait: AwaitSync,
     ) -> Result<(Submitted, AwaitSync), JazzRequestError> {
         let submitted = self.submit(node, accepted.failures_seen, not_kept);
@@ -603,28 +619,27 @@ impl RequestWorker {
             Err(_) => wait,
         };
         let mut done: Vec<CoID> = accepted.fresh.clone();
-        done.extend_from_slice(not_kept);
+        done.extend_from_slice(leaving);
         self.shared.leave(node, &done, Some(accepted));
         Ok((submitted?.then_unfollow(&accepted.fresh), wait))
     }
 
-    /// The response envelope, exported and signed: the body, the envelope and its group.
+    /// The response envelope in `group`, exported and signed: the body and the envelope.
     fn build_response(
         node: &mut LocalNode,
         spec: &RouteSpec,
-        sender: &CoID,
+        group: &CoID,
         values: &Map<String, Value>,
         now: u64,
-    ) -> Result<(OutgoingBody, CoID, Option<CoID>), JazzRequestError> {
-        let response = create_envelope(node, sender, Role::Reader, values)
+    ) -> Result<(OutgoingBody, CoID), JazzRequestError> {
+        let response = create_envelope_in(node, group, values)
             .map_err(|e| JazzRequestError::internal_while("building the response", e))?;
         let pieces = node
             .export_pieces(&response, &spec.response_resolve)
             .map_err(|e| JazzRequestError::internal_while("exporting the response", e))?;
-        let response_group = owner_of(node, &response);
         let payload =
             OutgoingBody::sign(pieces, response.clone(), now, &node.reader().agent.signer);
-        Ok((payload, response, response_group))
+        Ok((payload, response))
     }
 
     /// Verifies and decodes a captured request body as this worker, without handling it or
@@ -746,14 +761,6 @@ impl From<JazzRequestError> for Refused {
             error,
             marked: false,
         }
-    }
-}
-
-/// The group that owns `id`, if `id` is a value owned by a group.
-fn owner_of(node: &LocalNode, id: &CoID) -> Option<CoID> {
-    match &node.get(id)?.header().ruleset {
-        crate::cojson::header::Ruleset::OwnedByGroup { group, .. } => Some(group.clone()),
-        _ => None,
     }
 }
 

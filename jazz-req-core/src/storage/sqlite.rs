@@ -14,7 +14,9 @@ use rusqlite::Connection;
 
 use super::pieces::LoadedCoValue;
 use super::sqlite_store::PreparedContent;
-use super::sqlite_writer::{Job, Reply, SharedStats, Write, WriterStats, Written, unexpected};
+use super::sqlite_writer::{
+    DeferredReleases, Job, Reply, SharedStats, Write, WriterStats, Written, unexpected,
+};
 use super::{PendingStore, Storage, StorageError, StoreSummary, sqlite_read, sqlite_schema};
 use crate::cojson::clock::now_ms;
 use crate::cojson::{ContentMessage, KnownState};
@@ -31,6 +33,7 @@ pub struct SqliteStorage {
     writer: Option<JoinHandle<()>>,
     readers: Mutex<Vec<Connection>>,
     stats: Arc<SharedStats>,
+    deferred: Arc<DeferredReleases>,
 }
 
 impl SqliteStorage {
@@ -41,9 +44,13 @@ impl SqliteStorage {
         let (jobs, receiver) = mpsc::channel();
         let stats = Arc::new(SharedStats::default());
         let writer_stats = Arc::clone(&stats);
+        let deferred = Arc::new(DeferredReleases::default());
+        let writer_deferred = Arc::clone(&deferred);
         let writer = std::thread::Builder::new()
             .name("jazz-req-sqlite-writer".into())
-            .spawn(move || super::sqlite_writer::run(connection, receiver, writer_stats))
+            .spawn(move || {
+                super::sqlite_writer::run(connection, receiver, writer_stats, writer_deferred);
+            })
             .map_err(|e| StorageError::CommitFailed(format!("starting the writer thread: {e}")))?;
         tracing::info!(path = %path.display(), "opened SQLite storage");
         Ok(Self {
@@ -52,6 +59,7 @@ impl SqliteStorage {
             writer: Some(writer),
             readers: Mutex::new(Vec::new()),
             stats,
+            deferred,
         })
     }
 
@@ -199,14 +207,9 @@ impl Storage for SqliteStorage {
     }
 
     fn release_in_background(&self, namespace: &str, keys: Vec<String>) {
-        // Committed with whatever the writer commits next; nobody waits for it.
-        let write = Write::Release {
-            namespace: namespace.to_owned(),
-            keys,
-        };
-        if let Err(error) = self.submit(write, Reply::Nobody) {
-            tracing::warn!(%error, "could not release claims");
-        }
+        // Committed with whatever the writer commits next (alone after a second without
+        // writes); nobody waits for it.
+        self.deferred.add(namespace, keys);
     }
 
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError> {

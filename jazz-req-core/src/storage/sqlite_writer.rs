@@ -2,11 +2,16 @@
 //! runs each write in its own savepoint of one transaction, commits once (one fsync for the
 //! whole batch) and only then answers every caller. A write that fails is rolled back alone;
 //! a failed commit fails every write of the batch.
+//!
+//! Releases nobody waits for ([`DeferredReleases`]) ride with the next batch instead of
+//! waking the writer for a commit (and an fsync) of their own; when no batch comes within
+//! about [`IDLE_RELEASE_AFTER`] (the writer looks every so often), they are committed alone,
+//! and on shutdown after the last batch.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
-use std::time::Instant;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
@@ -17,6 +22,38 @@ use crate::cojson::ContentMessage;
 
 /// The most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
+
+/// How long deferred releases wait for a batch to ride with before they are committed alone.
+const IDLE_RELEASE_AFTER: Duration = Duration::from_secs(1);
+
+/// Releases of claims that nobody waits for, kept until the writer's next commit.
+#[derive(Debug, Default)]
+pub(crate) struct DeferredReleases(Mutex<Vec<(String, Vec<String>)>>);
+
+impl DeferredReleases {
+    /// Adds a release of `keys` of `namespace` to the next commit.
+    pub(crate) fn add(&self, namespace: &str, keys: Vec<String>) {
+        // A list of plain values: a panic elsewhere while it was held leaves it whole.
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((namespace.to_owned(), keys));
+    }
+
+    fn take(&self) -> Vec<Write> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+            .into_iter()
+            .map(|(namespace, keys)| Write::Release { namespace, keys })
+            .collect()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+}
 
 /// A write for the writer thread.
 pub(crate) enum Write {
@@ -143,32 +180,62 @@ impl SharedStats {
     }
 }
 
-/// The writer thread's loop: runs until every sender is dropped.
-pub(crate) fn run(mut connection: Connection, jobs: Receiver<Job>, stats: Arc<SharedStats>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
+/// The writer thread's loop: runs until every sender is dropped (then commits the releases
+/// still deferred).
+pub(crate) fn run(
+    mut connection: Connection,
+    jobs: Receiver<Job>,
+    stats: Arc<SharedStats>,
+    deferred: Arc<DeferredReleases>,
+) {
+    loop {
+        // Waking now and then even when idle: a release may have been deferred meanwhile.
+        let first = match jobs.recv_timeout(IDLE_RELEASE_AFTER) {
+            Ok(job) => Some(job),
+            Err(RecvTimeoutError::Timeout) if deferred.is_empty() => continue,
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut batch: Vec<Job> = first.into_iter().collect();
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
-        let started = Instant::now();
-        let outcomes = commit_batch(&mut connection, batch.iter().map(|job| &job.write));
-        stats
-            .writes
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        stats.commits.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(
-            writes = batch.len(),
-            micros = started.elapsed().as_micros() as u64,
-            "storage batch committed"
-        );
-        for (job, outcome) in batch.into_iter().zip(outcomes) {
-            job.reply.send(outcome);
-        }
+        commit_jobs(&mut connection, batch, &stats, &deferred);
+    }
+    if !deferred.is_empty() {
+        commit_jobs(&mut connection, Vec::new(), &stats, &deferred);
     }
     tracing::debug!("storage writer stopped");
+}
+
+/// Commits `batch` and the deferred releases in one transaction, then answers each caller.
+fn commit_jobs(
+    connection: &mut Connection,
+    mut batch: Vec<Job>,
+    stats: &SharedStats,
+    deferred: &DeferredReleases,
+) {
+    batch.extend(deferred.take().into_iter().map(|write| Job {
+        write,
+        reply: Reply::Nobody,
+    }));
+    let started = Instant::now();
+    let outcomes = commit_batch(connection, batch.iter().map(|job| &job.write));
+    stats
+        .writes
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    stats.commits.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(
+        writes = batch.len(),
+        micros = started.elapsed().as_micros() as u64,
+        "storage batch committed"
+    );
+    for (job, outcome) in batch.into_iter().zip(outcomes) {
+        job.reply.send(outcome);
+    }
 }
 
 /// Runs `writes` in one transaction, each in its own savepoint; commits once.
