@@ -53,8 +53,6 @@ fn size_utf16(message: &ContentMessage) -> usize {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)] // tests fail loudly
-
     use std::collections::BTreeMap;
 
     use serde_json::json;
@@ -68,48 +66,47 @@ mod tests {
     use crate::crypto::CoID;
     use crate::crypto::random::new_random_agent_secret;
 
+    type Outcome<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
     /// A group and a map in it, written by one account and marked by another: the map's two
     /// messages (header + the author's session; the marker's session). `text` is the author's
     /// value, `mark` the marker's.
-    fn map_in_two_messages(text: &str, mark: &str) -> (CoID, Vec<ContentMessage>) {
+    fn map_in_two_messages(text: &str, mark: &str) -> Outcome<(CoID, Vec<ContentMessage>)> {
         let (mut marker, marker_id) =
-            LocalNode::create_account(new_random_agent_secret().unwrap(), "Marker").unwrap();
-        let (mut author, _) =
-            LocalNode::create_account(new_random_agent_secret().unwrap(), "Author").unwrap();
-        for piece in marker.export(&marker_id, &ResolveQuery::Value).unwrap() {
-            author.import(piece).unwrap();
+            LocalNode::create_account(new_random_agent_secret()?, "Marker")?;
+        let (mut author, _) = LocalNode::create_account(new_random_agent_secret()?, "Author")?;
+        for piece in marker.export(&marker_id, &ResolveQuery::Value)? {
+            author.import(piece)?;
         }
-        let map = author
-            .batch(|node| {
-                let group = node.create_group()?;
-                node.add_member(&group, marker_id.as_str(), Role::Writer)?;
-                node.create_map(&group, &[("text", json!(text))], Privacy::Private)
-            })
-            .unwrap();
-        let pieces = author.export(&map, &ResolveQuery::Value).unwrap();
+        let map = author.batch(|node| {
+            let group = node.create_group()?;
+            node.add_member(&group, marker_id.as_str(), Role::Writer)?;
+            node.create_map(&group, &[("text", json!(text))], Privacy::Private)
+        })?;
+        let pieces = author.export(&map, &ResolveQuery::Value)?;
         marker.queue_imports(true);
-        marker.take_unsaved().unwrap();
+        marker.take_unsaved()?;
         for piece in pieces {
-            marker.import(piece).unwrap();
+            marker.import(piece)?;
         }
         // Taken apart: the import first, then the mark.
-        let before: Vec<ContentMessage> = marker.take_unsaved().unwrap();
-        marker
-            .map_set(&map, "$handled", json!(mark), Privacy::Private)
-            .unwrap();
-        let mut messages = before;
-        messages.extend(marker.take_unsaved().unwrap());
-        (map, messages)
+        let mut messages: Vec<ContentMessage> = marker.take_unsaved()?;
+        marker.map_set(&map, "$handled", json!(mark), Privacy::Private)?;
+        messages.extend(marker.take_unsaved()?);
+        Ok((map, messages))
     }
 
     #[test]
-    fn a_mark_in_another_session_joins_the_message_before_it() {
-        let (map, messages) = map_in_two_messages("hi", "co_zMarker");
+    fn a_mark_in_another_session_joins_the_message_before_it() -> Outcome {
+        let (map, messages) = map_in_two_messages("hi", "co_zMarker")?;
         let for_map = messages.iter().filter(|m| m.id == map).count();
         assert_eq!(for_map, 2, "the import and the mark, apart");
         let joined = join_neighbours(messages.clone());
         assert_eq!(joined.len(), messages.len() - 1);
-        let message = joined.iter().find(|m| m.id == map).unwrap();
+        let message = joined
+            .iter()
+            .find(|m| m.id == map)
+            .ok_or("the map's message is gone")?;
         assert!(message.header.is_some());
         assert_eq!(
             message.new.len(),
@@ -120,13 +117,21 @@ mod tests {
         let mut unique = ids.clone();
         unique.dedup();
         assert_eq!(ids, unique, "the order of the rest is kept");
+        Ok(())
     }
 
     #[test]
-    fn messages_that_do_not_read_the_same_joined_stay_apart() {
-        let (map, messages) = map_in_two_messages("hi", "co_zMarker");
-        let first = messages.iter().position(|m| m.id == map).unwrap();
-        let pair = || vec![messages[first].clone(), messages[first + 1].clone()];
+    fn messages_that_do_not_read_the_same_joined_stay_apart() -> Outcome {
+        let (map, messages) = map_in_two_messages("hi", "co_zMarker")?;
+        let first = messages
+            .iter()
+            .position(|m| m.id == map)
+            .ok_or("no message for the map")?;
+        let apart = messages
+            .get(first..=first + 1)
+            .ok_or("the map's two messages")?
+            .to_vec();
+        let pair = || apart.clone();
 
         let mut other_priority = pair();
         other_priority[1].priority = Priority::High;
@@ -145,16 +150,22 @@ mod tests {
         assert_eq!(join_neighbours(same_session).len(), 2);
 
         let mut not_neighbours = pair();
-        let between = messages.iter().find(|m| m.id != map).unwrap().clone();
+        let between = messages
+            .iter()
+            .find(|m| m.id != map)
+            .ok_or("no message for the group")?
+            .clone();
         not_neighbours.insert(1, between);
         assert_eq!(join_neighbours(not_neighbours).len(), 3);
+        Ok(())
     }
 
     #[test]
-    fn messages_too_big_together_stay_apart() {
+    fn messages_too_big_together_stay_apart() -> Outcome {
         let half = "x".repeat(MAX_RECOMMENDED_TX_SIZE / 2);
-        let (map, messages) = map_in_two_messages(&half, &half);
+        let (map, messages) = map_in_two_messages(&half, &half)?;
         let joined = join_neighbours(messages);
         assert_eq!(joined.iter().filter(|m| m.id == map).count(), 2);
+        Ok(())
     }
 }
