@@ -88,24 +88,30 @@ struct Args {
     #[arg(long)]
     upload_envelopes: bool,
     /// A process whose CPU time over the timed requests goes into the JSON line
-    /// (`timedCpuMsPerRequest`), as `NAME=PID`, e.g. `--watch worker=1234` (read from
-    /// `/proc`: Linux only). Repeatable.
-    #[arg(long = "watch", value_name = "NAME=PID", value_parser = parse_watch)]
-    watch: Vec<(String, u32)>,
+    /// (`timedCpuMsPerRequest`), as `NAME=PID`, e.g. `--watch worker=1234`, or one thread of
+    /// it as `NAME=PID/TID` (`/PID` again for its main thread) (read from `/proc`: Linux
+    /// only). Repeatable. The load generator's own CPU is always there, as `load`.
+    #[arg(long = "watch", value_name = "NAME=PID[/TID]", value_parser = parse_watch)]
+    watch: Vec<(String, String)>,
 }
 
-fn parse_watch(text: &str) -> Result<(String, u32), String> {
-    let (name, pid) = text
+/// `NAME=PID` or `NAME=PID/TID` as the name and the `/proc` file of its CPU times.
+fn parse_watch(text: &str) -> Result<(String, String), String> {
+    let (name, target) = text
         .split_once('=')
-        .ok_or_else(|| format!("expected NAME=PID, got {text:?}"))?;
-    let pid = pid.parse().map_err(|e| format!("{pid:?}: {e}"))?;
-    Ok((name.to_owned(), pid))
+        .ok_or_else(|| format!("expected NAME=PID or NAME=PID/TID, got {text:?}"))?;
+    let number = |n: &str| n.parse::<u32>().map_err(|e| format!("{n:?}: {e}"));
+    let stat = match target.split_once('/') {
+        Some((pid, tid)) => format!("/proc/{}/task/{}/stat", number(pid)?, number(tid)?),
+        None => format!("/proc/{}/stat", number(target)?),
+    };
+    Ok((name.to_owned(), stat))
 }
 
-/// The CPU time (user + system) process `pid` has used, in seconds; `None` where `/proc`
-/// does not say.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// The CPU time (user + system) in the `/proc` stat file `stat` (a process or a thread), in
+/// seconds; `None` where `/proc` does not say.
+fn cpu_seconds(stat: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat).ok()?;
     // After the command name in parentheses: utime is field 14, stime 15.
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -206,17 +212,15 @@ async fn run(args: &Args) -> Result<bool, Failure> {
     );
     let timed = bodies.split_off(args.warmup.min(bodies.len()));
     drive(&http, &url, bodies, args.in_flight).await;
-    let cpu_before: Vec<Option<f64>> = args
-        .watch
-        .iter()
-        .map(|(_, pid)| cpu_seconds(*pid))
-        .collect();
+    let mut watched = args.watch.clone();
+    watched.push(("load".to_owned(), "/proc/self/stat".to_owned()));
+    let cpu_before: Vec<Option<f64>> = watched.iter().map(|(_, stat)| cpu_seconds(stat)).collect();
     let started = Instant::now();
     let results = drive(&http, &url, timed, args.in_flight).await;
     let seconds = started.elapsed().as_secs_f64();
     let mut timed_cpu = Map::new();
-    for ((name, pid), before) in args.watch.iter().zip(cpu_before) {
-        if let (Some(before), Some(after)) = (before, cpu_seconds(*pid)) {
+    for ((name, stat), before) in watched.iter().zip(cpu_before) {
+        if let (Some(before), Some(after)) = (before, cpu_seconds(stat)) {
             #[allow(clippy::cast_precision_loss)] // counts far below 2^53
             let per_request = (after - before) * 1000.0 / results.len().max(1) as f64;
             timed_cpu.insert(name.clone(), json!(per_request));

@@ -755,6 +755,12 @@ fn load_rust_and_jazz_tools_workers_through_one_sync_server() {
         let mut args = args;
         args.push(format!("--watch=worker={worker_pid}"));
         args.push(format!("--watch=syncServer={}", server.pid()));
+        // Its main thread alone: cojson runs there (a ceiling of its own, whatever the cores).
+        args.push(format!(
+            "--watch=syncServerMainThread={}/{}",
+            server.pid(),
+            server.pid()
+        ));
         if upload_envelopes {
             args.push("--upload-envelopes".to_owned());
         }

@@ -289,7 +289,13 @@ impl CoValueHeader {
 
     /// The CoValue id: `co_z` + base58 of the first 19 bytes of BLAKE3 of [`Self::canonical_json`].
     pub fn id(&self) -> CoID {
-        CoID::from_short_hash(&short_hash_of_stable(&self.canonical_json()))
+        Self::id_of_canonical(&self.canonical_json())
+    }
+
+    /// The id of a header whose [`CoValueHeader::canonical_json`] is `canonical` (for a caller
+    /// that needs both).
+    pub fn id_of_canonical(canonical: &str) -> CoID {
+        CoID::from_short_hash(&short_hash_of_stable(canonical))
     }
 
     /// The header as cojson writes it in content messages (`type, ruleset, meta, createdAt,

@@ -62,7 +62,8 @@ CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires_at);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens the writer connection: creates the file and schema if needed, checks the version,
-/// and sets WAL mode with full sync (a commit is durable when it returns).
+/// and sets WAL mode with full sync (a commit is durable when it returns). Savepoint journals
+/// stay in memory (they only ever serve a rollback within the open transaction).
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StorageError> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
@@ -70,7 +71,9 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StorageError> {
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(%mode, "SQLite did not switch to WAL mode");
     }
-    connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    connection.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+    )?;
     migrate(&connection)?;
     Ok(connection)
 }

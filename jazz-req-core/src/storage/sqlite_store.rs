@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::StoreSummary;
 use super::error::StorageError;
 use super::plan::{SessionTip, plan_append};
-use crate::cojson::{ContentMessage, Transaction};
+use crate::cojson::{CoValueHeader, ContentMessage, Transaction};
 use crate::crypto::{CoID, SessionID};
 
 /// One session's new content, serialised by the caller (off the writer thread).
@@ -43,12 +43,13 @@ impl PreparedContent {
             id: message.id.clone(),
             header: match &message.header {
                 None => PreparedHeader::Absent,
-                Some(header) => match header.id() {
-                    actual if actual == message.id => {
-                        PreparedHeader::Canonical(header.canonical_json())
+                Some(header) => {
+                    let canonical = header.canonical_json();
+                    match CoValueHeader::id_of_canonical(&canonical) {
+                        actual if actual == message.id => PreparedHeader::Canonical(canonical),
+                        actual => PreparedHeader::Mismatch(actual),
                     }
-                    actual => PreparedHeader::Mismatch(actual),
-                },
+                }
             },
             sessions: message
                 .new

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use super::StoreSummary;
 use super::error::StorageError;
@@ -238,48 +238,90 @@ fn commit_jobs(
     }
 }
 
-/// Runs `writes` in one transaction, each in its own savepoint; commits once.
+/// Runs `writes` in one transaction and commits once. Every write usually succeeds, so they
+/// first run one after the other with nothing between them; if one is refused, that
+/// transaction is rolled back and the batch runs again with each write in its own savepoint,
+/// so that the refused one changes nothing and the others still commit. (A savepoint per write
+/// on every batch cost the writer a sub-journal copy of each page it touched.)
 fn commit_batch<'a>(
     connection: &mut Connection,
-    writes: impl ExactSizeIterator<Item = &'a Write>,
+    writes: impl ExactSizeIterator<Item = &'a Write> + Clone,
 ) -> Vec<Result<Written, StorageError>> {
     let count = writes.len();
-    let mut transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate)
-    {
-        Ok(transaction) => transaction,
-        Err(error) => {
+    let attempt = in_transaction(connection, |transaction| {
+        let mut outcomes = Vec::with_capacity(count);
+        for write in writes.clone() {
+            match execute(transaction, write) {
+                Ok(written) => outcomes.push(Ok(written)),
+                // Rolled back: the batch runs again, each write alone in a savepoint.
+                Err(_) => return None,
+            }
+        }
+        Some(outcomes)
+    });
+    match attempt {
+        Ok(Some(outcomes)) => return outcomes,
+        Ok(None) => {}
+        Err(message) => return commit_failed(count, &message),
+    }
+    let attempt = in_transaction(connection, |transaction| {
+        let mut outcomes = Vec::with_capacity(count);
+        for write in writes {
+            let outcome = transaction
+                .savepoint()
+                .map_err(StorageError::from)
+                .and_then(|savepoint| {
+                    // Dropping the savepoint without committing rolls it back.
+                    let written = execute(&savepoint, write)?;
+                    savepoint.commit()?;
+                    Ok(written)
+                });
+            if let Err(error) = &outcome {
+                tracing::debug!(%error, "storage write refused");
+            }
+            outcomes.push(outcome);
+        }
+        Some(outcomes)
+    });
+    match attempt {
+        Ok(Some(outcomes)) => outcomes,
+        // The body above always commits.
+        Ok(None) => commit_failed(count, "rolled back"),
+        Err(message) => commit_failed(count, &message),
+    }
+}
+
+/// The outcome of every write of a batch whose transaction failed.
+fn commit_failed(count: usize, message: &str) -> Vec<Result<Written, StorageError>> {
+    (0..count)
+        .map(|_| Err(StorageError::CommitFailed(message.to_owned())))
+        .collect()
+}
+
+/// Runs `body` in an immediate transaction: committed when it returns `Some`, rolled back
+/// when it returns `None`. `Err` is the message of a transaction that could not begin or
+/// commit.
+fn in_transaction<T>(
+    connection: &mut Connection,
+    body: impl FnOnce(&mut Transaction<'_>) -> Option<T>,
+) -> Result<Option<T>, String> {
+    let mut transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|error| {
             tracing::error!(%error, "could not begin a storage transaction");
-            let message = error.to_string();
-            return (0..count)
-                .map(|_| Err(StorageError::CommitFailed(message.clone())))
-                .collect();
+            error.to_string()
+        })?;
+    match body(&mut transaction) {
+        Some(outcome) => {
+            transaction.commit().map_err(|error| {
+                tracing::error!(%error, "storage commit failed");
+                error.to_string()
+            })?;
+            Ok(Some(outcome))
         }
-    };
-    let mut outcomes = Vec::with_capacity(count);
-    for write in writes {
-        let outcome = transaction
-            .savepoint()
-            .map_err(StorageError::from)
-            .and_then(|savepoint| {
-                // Dropping the savepoint without committing rolls it back.
-                let written = execute(&savepoint, write)?;
-                savepoint.commit()?;
-                Ok(written)
-            });
-        if let Err(error) = &outcome {
-            tracing::debug!(%error, "storage write refused");
-        }
-        outcomes.push(outcome);
+        // Dropping the transaction rolls it back.
+        None => Ok(None),
     }
-    if let Err(error) = transaction.commit() {
-        tracing::error!(%error, "storage commit failed");
-        let message = error.to_string();
-        return outcomes
-            .into_iter()
-            .map(|outcome| outcome.and(Err(StorageError::CommitFailed(message.clone()))))
-            .collect();
-    }
-    outcomes
 }
 
 fn execute(connection: &Connection, write: &Write) -> Result<Written, StorageError> {
@@ -350,4 +392,113 @@ fn claim(
             to_sql(now_ms)
         ])?;
     Ok(changed == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use serde_json::json;
+
+    use super::{Write, Written, commit_batch};
+    use crate::cojson::node_write::Privacy;
+    use crate::cojson::{ContentMessage, LocalNode};
+    use crate::crypto::random::new_random_agent_secret;
+    use crate::storage::error::StorageError;
+    use crate::storage::sqlite_schema::open_writer;
+    use crate::storage::sqlite_store::PreparedContent;
+
+    type Outcome<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+    /// A database file of its own, removed with its WAL when dropped.
+    struct TempDb(PathBuf);
+
+    impl TempDb {
+        fn new(name: &str) -> Self {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            Self(std::env::temp_dir().join(format!(
+                "jazz-req-writer-{name}-{}-{nanos}.db",
+                std::process::id()
+            )))
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = self.0.clone().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    /// The messages of a new account with a map in its own group.
+    fn some_content() -> Outcome<Vec<ContentMessage>> {
+        let (mut node, _) = LocalNode::create_account(new_random_agent_secret()?, "Writer")?;
+        node.batch(|node| {
+            let group = node.create_group()?;
+            node.create_map(&group, &[("n", json!(1))], Privacy::Trusting)
+        })?;
+        Ok(node.take_unsaved()?)
+    }
+
+    fn claim(key: &str) -> Write {
+        Write::Claim {
+            namespace: "test".into(),
+            key: key.into(),
+            expires_at_ms: 2_000,
+            now_ms: 1_000,
+        }
+    }
+
+    fn count(connection: &rusqlite::Connection, table: &str) -> Outcome<i64> {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        Ok(connection.query_row(&sql, [], |row| row.get(0))?)
+    }
+
+    #[test]
+    fn a_refused_write_changes_nothing_and_the_rest_of_its_batch_commits() -> Outcome {
+        let db = TempDb::new("refused");
+        let mut connection = open_writer(&db.0)?;
+        let content = some_content()?;
+        let last = content.last().ok_or("no content")?;
+        // Everything but the last message, then the last without its header (its CoValue is
+        // new): the first messages are written before the refusal, and must not stay.
+        let mut headless = last.clone();
+        headless.header = None;
+        let mut refused: Vec<PreparedContent> = content[..content.len() - 1]
+            .iter()
+            .map(PreparedContent::new)
+            .collect();
+        refused.push(PreparedContent::new(&headless));
+        let writes = [claim("a"), Write::Store(refused), claim("b")];
+        let outcomes = commit_batch(&mut connection, writes.iter());
+        assert!(matches!(outcomes[0], Ok(Written::Claimed(true))));
+        assert!(
+            matches!(outcomes[1], Err(StorageError::MissingHeader(ref id)) if *id == last.id),
+            "{:?}",
+            outcomes[1].as_ref().err()
+        );
+        assert!(matches!(outcomes[2], Ok(Written::Claimed(true))));
+        assert_eq!(count(&connection, "claims")?, 2);
+        assert_eq!(
+            count(&connection, "covalues")?,
+            0,
+            "the refused store left rows"
+        );
+
+        // A batch where everything is taken commits all of it, claims seen as taken.
+        let stored: Vec<PreparedContent> = content.iter().map(PreparedContent::new).collect();
+        let writes = [claim("a"), Write::Store(stored), claim("c")];
+        let outcomes = commit_batch(&mut connection, writes.iter());
+        assert!(matches!(outcomes[0], Ok(Written::Claimed(false))));
+        assert!(matches!(outcomes[1], Ok(Written::Stored(_))));
+        assert!(matches!(outcomes[2], Ok(Written::Claimed(true))));
+        assert_eq!(count(&connection, "claims")?, 3);
+        assert_eq!(count(&connection, "covalues")? as usize, content.len());
+        Ok(())
+    }
 }

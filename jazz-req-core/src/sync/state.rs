@@ -192,12 +192,22 @@ impl SyncState {
     /// their updates until it is restarted). One with pushed content not yet acknowledged, or
     /// a load waiting, is followed until that is done, then forgotten.
     pub fn forget(&mut self, ids: &[CoID]) {
-        let busy = self.busy();
-        let (later, now): (Vec<&CoID>, Vec<&CoID>) = ids.iter().partition(|id| busy.contains(id));
+        let (later, now): (Vec<&CoID>, Vec<&CoID>) = ids.iter().partition(|id| self.is_busy(id));
         let now: HashSet<CoID> = now.into_iter().cloned().collect();
         let later: Vec<CoID> = later.into_iter().cloned().collect();
         self.forget_when_done.extend(later);
         self.unfollow(&now);
+    }
+
+    /// Whether `id` has pushed content not yet acknowledged, a push waiting for it, or a load
+    /// waiting (as [`SyncState::busy`], for a few ids without collecting all of them).
+    fn is_busy(&self, id: &CoID) -> bool {
+        self.unacked.iter().any(|u| u.piece.id == *id)
+            || self
+                .pushes
+                .iter()
+                .any(|p| p.targets.iter().any(|t| t.id == *id))
+            || self.loads.iter().any(|(l, _)| l == id)
     }
 
     /// The CoValues with pushed content not yet acknowledged, a push waiting for them, or a
@@ -297,8 +307,19 @@ impl SyncState {
             }
             self.unacked.push(Unacked { piece, state });
         }
-        self.pushes.push(PendingPush { targets, reply });
-        self.settle();
+        // Done at once if the server holds all of it already; otherwise acknowledgements
+        // complete it (see `settle`).
+        let views = &self.views;
+        let held = targets.iter().all(|t| {
+            views
+                .get(&t.id)
+                .is_some_and(|view| covers(&view.confirmed, t))
+        });
+        if held {
+            let _ = reply.send(Ok(()));
+        } else {
+            self.pushes.push(PendingPush { targets, reply });
+        }
         actions
     }
 
@@ -388,7 +409,7 @@ impl SyncState {
                 reply_all(pending.waiters, &result);
             }
         }
-        self.settle();
+        self.settle(&id);
         actions
     }
 
@@ -397,7 +418,7 @@ impl SyncState {
         view.confirmed = state.clone();
         view.sent = state.clone();
         view.claimed = None;
-        self.settle();
+        self.settle(&state.id);
         vec![Action::Ask(Question {
             server: state,
             reason: Reason::Correction,
@@ -410,7 +431,7 @@ impl SyncState {
             view.confirmed = state.clone();
             view.sent = state.clone();
         }
-        self.settle();
+        self.settle(&state.id);
         vec![Action::Ask(Question {
             server: state,
             reason: Reason::ServerLoad,
@@ -445,7 +466,7 @@ impl SyncState {
                 pending.collected.push(content.clone());
             }
         }
-        self.settle();
+        self.settle(&id);
         actions
     }
 
@@ -573,23 +594,28 @@ impl SyncState {
         }
     }
 
-    /// Drops acknowledged pieces and completes pushes the server now covers.
-    fn settle(&mut self) {
+    /// After what the server confirmed of `id` changed: drops the acknowledged pieces of `id`
+    /// and completes the pushes waiting for `id` that the server now covers entirely. (Only
+    /// what names `id` can have changed: each acknowledgement looks at nothing else, which
+    /// under a steady load of pushes would otherwise cost a pass over all of them.)
+    fn settle(&mut self, id: &CoID) {
         let views = &self.views;
         let confirmed = |id: &CoID| views.get(id).map(|v| &v.confirmed);
-        self.unacked
-            .retain(|u| !confirmed(&u.piece.id).is_some_and(|server| covers(server, &u.state)));
-        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pushes)
-            .into_iter()
-            .partition(|push| {
-                push.targets
-                    .iter()
-                    .all(|t| confirmed(&t.id).is_some_and(|server| covers(server, t)))
+        if let Some(server) = confirmed(id) {
+            self.unacked
+                .retain(|u| u.piece.id != *id || !covers(server, &u.state));
+            let done = self.pushes.extract_if(.., |push| {
+                push.targets.iter().any(|t| t.id == *id)
+                    && push
+                        .targets
+                        .iter()
+                        .all(|t| confirmed(&t.id).is_some_and(|server| covers(server, t)))
             });
-        self.pushes = waiting;
-        for push in done {
-            // The caller may have stopped waiting (timed out); the content is delivered anyway.
-            let _ = push.reply.send(Ok(()));
+            for push in done {
+                // The caller may have stopped waiting (timed out); the content is delivered
+                // anyway.
+                let _ = push.reply.send(Ok(()));
+            }
         }
         // Looking costs a pass over everything unacknowledged: done when nothing is (cheap
         // then), or once enough wait that the pass is shared by many (under a steady load

@@ -79,6 +79,37 @@ fn a_push_resolves_once_the_server_covers_it() -> TestResult {
 }
 
 #[test]
+fn a_push_completes_with_the_acknowledgement_of_its_last_covalue() -> TestResult {
+    let (_node, _map, content) = exported_map()?;
+    let [account, group, map] = &content[..] else {
+        return Err("expected the account, the group and the map".into());
+    };
+    let mut state = SyncState::default();
+    state.on_connected();
+    let (first, mut first_outcome) = oneshot::channel();
+    state.push(vec![account.clone(), group.clone()], first);
+    let (second, mut second_outcome) = oneshot::channel();
+    state.push(vec![group.clone(), map.clone()], second);
+    let pending =
+        |outcome: &mut oneshot::Receiver<Result<(), SyncError>>| outcome.try_recv().is_err();
+    // Acknowledgements in another order than the pushes: each push waits for all of its own.
+    state.handle(known(state_of(std::slice::from_ref(map))));
+    assert!(pending(&mut first_outcome) && pending(&mut second_outcome));
+    state.handle(known(state_of(std::slice::from_ref(account))));
+    assert!(pending(&mut first_outcome) && pending(&mut second_outcome));
+    assert_eq!(state.unacknowledged(), vec![group.id.clone()]);
+    state.handle(known(state_of(std::slice::from_ref(group))));
+    assert!(matches!(first_outcome.try_recv(), Ok(Ok(()))));
+    assert!(matches!(second_outcome.try_recv(), Ok(Ok(()))));
+    assert!(state.unacknowledged().is_empty());
+    // What the server holds already is not sent again, and its push is done at once.
+    let (again, mut again_outcome) = oneshot::channel();
+    assert!(state.push(vec![map.clone()], again).is_empty());
+    assert!(matches!(again_outcome.try_recv(), Ok(Ok(()))));
+    Ok(())
+}
+
+#[test]
 fn a_push_made_offline_is_sent_on_connection() -> TestResult {
     let (_node, map, content) = exported_map()?;
     let mut state = SyncState::default();
