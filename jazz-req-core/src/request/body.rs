@@ -61,36 +61,45 @@ impl SignedBody {
     /// `co_z`, `createdAt` a number, `authToken` starting `signature_z`, `signerID` starting
     /// `signer_z` — and, more than jazz-tools, that the ids and signature decode.
     pub fn from_json(value: &Value) -> Result<Self, JazzRequestError> {
-        let Some(object) = value.as_object() else {
-            return Err(JazzRequestError::invalid_payload(Some(zod_details(&[
-                issue("", "object", value),
-            ]))));
+        Self::from_json_value(value.clone())
+    }
+
+    /// [`SignedBody::from_json`] of a body the caller no longer needs: its content pieces are
+    /// moved, not copied (a worker's path for every request).
+    pub fn from_json_value(value: Value) -> Result<Self, JazzRequestError> {
+        let mut object = match value {
+            Value::Object(object) => object,
+            other => {
+                return Err(JazzRequestError::invalid_payload(Some(zod_details(&[
+                    issue("", "object", &other),
+                ]))));
+            }
         };
         let mut issues = Vec::new();
-        let field = |name: &str| object.get(name).unwrap_or(&Value::Null);
-        let pieces = match field("contentPieces") {
-            Value::Array(items) => Some(items.clone()),
+        let mut take = |name: &str| object.remove(name).unwrap_or(Value::Null);
+        let pieces = match take("contentPieces") {
+            Value::Array(items) => Some(items),
             other => {
-                issues.push(issue("contentPieces", "array", other));
+                issues.push(issue("contentPieces", "array", &other));
                 None
             }
         };
-        let created_at = match field("createdAt") {
-            Value::Number(n) => Some(n.clone()),
+        let created_at = match take("createdAt") {
+            Value::Number(n) => Some(n),
             other => {
-                issues.push(issue("createdAt", "number", other));
+                issues.push(issue("createdAt", "number", &other));
                 None
             }
         };
         let mut string_field = |name: &str, prefix: &str| -> Option<String> {
-            match field(name) {
-                Value::String(s) if s.starts_with(prefix) => Some(s.clone()),
+            match take(name) {
+                Value::String(s) if s.starts_with(prefix) => Some(s),
                 Value::String(_) => {
                     issues.push(prefix_issue(name, prefix));
                     None
                 }
                 other => {
-                    issues.push(issue(name, "string", other));
+                    issues.push(issue(name, "string", &other));
                     None
                 }
             }

@@ -681,7 +681,7 @@ impl RequestWorker {
                 json!({"reason": format!("body is not JSON: {e}")}),
             ))
         })?;
-        let signed = SignedBody::from_json(&json)?;
+        let signed = SignedBody::from_json_value(json)?;
         let now = self.shared.clock.now_ms();
         let created_at = signed.created_at_ms();
         let config = &self.shared.config;
