@@ -1,7 +1,8 @@
 //! The SQLite writer thread: one connection, fed by a channel. It takes everything queued,
-//! runs each write in its own savepoint of one transaction, commits once (one fsync for the
-//! whole batch) and only then answers every caller. A write that fails is rolled back alone;
-//! a failed commit fails every write of the batch.
+//! runs it in one transaction, commits once (one fsync for the whole batch) and only then
+//! answers every caller. A write that fails is rolled back alone (the batch runs again, each
+//! write in its own savepoint: see `commit_batch`); a failed commit fails every write of the
+//! batch.
 //!
 //! Releases nobody waits for ([`DeferredReleases`]) ride with the next batch instead of
 //! waking the writer for a commit (and an fsync) of their own; when no batch comes within

@@ -145,6 +145,15 @@ pub(crate) fn covers(state: &KnownState, target: &KnownState) -> bool {
             .all(|(session, &count)| state.count(session) >= count)
 }
 
+/// Whether the server confirmed everything `targets` name (a push's acknowledgement).
+fn server_holds(views: &HashMap<CoID, ServerView>, targets: &[KnownState]) -> bool {
+    targets.iter().all(|t| {
+        views
+            .get(&t.id)
+            .is_some_and(|view| covers(&view.confirmed, t))
+    })
+}
+
 /// Adds what `other` knows to `state` (cojson's `combineKnownStates`).
 fn combine(state: &mut KnownState, other: &KnownState) {
     state.header |= other.header;
@@ -309,13 +318,7 @@ impl SyncState {
         }
         // Done at once if the server holds all of it already; otherwise acknowledgements
         // complete it (see `settle`).
-        let views = &self.views;
-        let held = targets.iter().all(|t| {
-            views
-                .get(&t.id)
-                .is_some_and(|view| covers(&view.confirmed, t))
-        });
-        if held {
+        if server_holds(&self.views, &targets) {
             let _ = reply.send(Ok(()));
         } else {
             self.pushes.push(PendingPush { targets, reply });
@@ -600,16 +603,11 @@ impl SyncState {
     /// under a steady load of pushes would otherwise cost a pass over all of them.)
     fn settle(&mut self, id: &CoID) {
         let views = &self.views;
-        let confirmed = |id: &CoID| views.get(id).map(|v| &v.confirmed);
-        if let Some(server) = confirmed(id) {
+        if let Some(view) = views.get(id) {
             self.unacked
-                .retain(|u| u.piece.id != *id || !covers(server, &u.state));
+                .retain(|u| u.piece.id != *id || !covers(&view.confirmed, &u.state));
             let done = self.pushes.extract_if(.., |push| {
-                push.targets.iter().any(|t| t.id == *id)
-                    && push
-                        .targets
-                        .iter()
-                        .all(|t| confirmed(&t.id).is_some_and(|server| covers(server, t)))
+                push.targets.iter().any(|t| t.id == *id) && server_holds(views, &push.targets)
             });
             for push in done {
                 // The caller may have stopped waiting (timed out); the content is delivered
