@@ -398,9 +398,25 @@ impl RequestWorker {
             Some(pending) => pending.finished().await.map(|_| self.purge_now_and_then()),
         };
         let sync = push_turn.zip(self.shared.sync.get());
+        if let Err(error) = stored {
+            if let Some((turn, sync)) = sync {
+                // Nothing to push, and the turn passes on.
+                let _ = self.shared.pushes.ready(sync, turn, None).await;
+                self.shared.pushes.acknowledged(turn).await;
+            }
+            self.forget_unstored(&content, claims);
+            // A request that stopped waiting is no reason to stop.
+            let _ = answer.send(Err(JazzRequestError::internal_while(
+                "storing the request's changes",
+                error,
+            )));
+            return;
+        }
         let mut answer = Some(answer);
-        if let (Some((turn, sync)), Ok(())) = (sync, &stored) {
-            let to_push = (!content.is_empty()).then(|| content.as_ref().clone());
+        if let Some((turn, sync)) = sync {
+            // Not kept meanwhile: a push that waits long for the server holds it only once,
+            // in the sync client.
+            let to_push = (!content.is_empty()).then(|| Arc::unwrap_or_clone(content));
             let pushed = self
                 .shared
                 .pushes
@@ -476,25 +492,11 @@ impl RequestWorker {
                     }
                 }
             }
-        } else if let Some((turn, sync)) = sync {
-            // The store failed: nothing to push, and the turn passes on.
-            let _ = self.shared.pushes.ready(sync, turn, None).await;
-            self.shared.pushes.acknowledged(turn).await;
         }
-        let outcome = match stored {
-            Err(error) => {
-                self.forget_unstored(&content, claims);
-                Err(JazzRequestError::internal_while(
-                    "storing the request's changes",
-                    error,
-                ))
-            }
-            Ok(()) => self.stored_in_time(failures_seen),
-        };
         // Unless it already went (before the acknowledgement); a request that stopped waiting
         // is no reason to stop.
         if let Some(answer) = answer {
-            let _ = answer.send(outcome);
+            let _ = answer.send(self.stored_in_time(failures_seen));
         }
     }
 
