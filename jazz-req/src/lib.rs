@@ -62,7 +62,7 @@ pub mod prelude {
     pub use crate::crypto::{AgentSecret, CoID};
     pub use crate::request::{
         JazzRequestError, RequestClient, RequestContext, RequestWorker, Route, RouteSpec,
-        SendError, spawn_server,
+        SendError, ServeOptions, spawn_server, spawn_server_with,
     };
     pub use crate::schema::{
         Account, CoEnum, CoField, CoList, CoMapSchema, Group, Json, Loaded, Member, Ref,
