@@ -79,3 +79,54 @@ where
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+
+    /// A body whose client never sends another byte.
+    struct Stalled;
+
+    impl Body for Stalled {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_is_cut_and_the_connection_told() {
+        let expired = Arc::new(Notify::new());
+        let limit = Duration::from_millis(20);
+        let body = TimedBody::new(Stalled, limit, Arc::clone(&expired));
+        // A bounded wait: without the deadline, this body is never read to its end.
+        let read = tokio::time::timeout(Duration::from_secs(30), body.collect()).await;
+        let Ok(Err(error)) = read else {
+            panic!("a body that never ends was read, or not cut");
+        };
+        assert!(
+            matches!(error, BodyReadError::TimedOut(l) if l == limit),
+            "{error}"
+        );
+        // The permit `notify_one` left is there for the connection to see.
+        expired.notified().await;
+    }
+
+    #[tokio::test]
+    async fn a_body_that_has_arrived_is_read_even_past_its_deadline() -> Result<(), BodyReadError> {
+        let body = TimedBody::new(
+            Full::new(Bytes::from_static(b"all here")),
+            Duration::ZERO,
+            Arc::new(Notify::new()),
+        );
+        assert_eq!(body.collect().await?.to_bytes(), "all here");
+        Ok(())
+    }
+}
