@@ -39,7 +39,8 @@
 //! - [`schema`]: typed CoValues on the local node: reading, writing ([`schema::Tx`]),
 //!   resolve queries.
 //! - [`request`]: the protocol — [`request::RequestWorker`] answers `http::Request`s (or
-//!   serves them with [`request::spawn_server`], or mounts as a tower service),
+//!   serves them with [`request::spawn_server`] — slow, idle and too many clients held to
+//!   the limits of [`request::ServeOptions`] — or mounts as a tower service),
 //!   [`request::RequestClient`] sends; [`request::JazzRequestError`] is the typed error both
 //!   sides see.
 //! - [`cojson`]: the CoValue engine (a local node of verified CoValues: groups, accounts,
@@ -62,7 +63,7 @@ pub mod prelude {
     pub use crate::crypto::{AgentSecret, CoID};
     pub use crate::request::{
         JazzRequestError, RequestClient, RequestContext, RequestWorker, Route, RouteSpec,
-        SendError, spawn_server,
+        SendError, ServeOptions, spawn_server, spawn_server_with,
     };
     pub use crate::schema::{
         Account, CoEnum, CoField, CoList, CoMapSchema, Group, Json, Loaded, Member, Ref,

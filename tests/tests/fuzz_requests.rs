@@ -11,7 +11,15 @@
 //!   and with arbitrary bodies (arbitrary JSON, body-shaped JSON, bytes);
 //! - content import (`ContentMessage::from_json`, `LocalNode::import`) with the same edits of
 //!   real piece sets (requests, responses, the event, `covalues.json`) and arbitrary
-//!   piece-shaped JSON.
+//!   piece-shaped JSON;
+//! - a typed route (`#[jazz_request]`) with a request field of every kind — `String`, `bool`,
+//!   each integer type, `f64`, `f32`, `Option`, `serde_json::Value`, `Json<T>`, a `CoEnum`,
+//!   `Ref<T>`, `Loaded<T>` (of a `#[derive(CoMap)]` map with a field of every kind),
+//!   `CoList<T>`, `Account`, `Group` — with requests signed correctly by a real client whose
+//!   values (of the request, or of the loaded map) are hostile JSON: integers at and past the
+//!   ends of every type (`i64::MIN`, `u64::MAX`, 2^53 + 1, …), `1e308`, `-0.0`, fractions,
+//!   huge strings, nested arrays and objects, ids of CoValues of the wrong kind or of none.
+//!   There only the first property is checked (no panic, never a 5xx: 200 or 4xx).
 //!
 //! Properties of every case: no panic; never a 5xx; a refused request never reaches the
 //! handler and leaves the worker's store as it was, also once the node has stored what the
@@ -33,7 +41,11 @@
 //!     -- --nocapture --test-threads 1
 //! ```
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// tests fail loudly
+// The typed route takes a field of every kind, and its generated client stub (which no
+// attribute on the handler reaches) takes them all as arguments.
+#![allow(clippy::too_many_arguments)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -48,8 +60,8 @@ use jazz_req_core::cojson::{
 use jazz_req_core::crypto::{self, AgentSecret, CoID, SessionAuthor, SessionID, SignerSecret};
 use jazz_req_core::request::envelope::{create_envelope, sign_envelope};
 use jazz_req_core::request::{
-    JazzRequestError, ManualClock, RequestContext, RequestWorker, RouteSpec, SignedBody,
-    WorkerConfig,
+    JazzRequestError, ManualClock, RequestContext, RequestWorker, Route as _, RouteSpec,
+    SignedBody, WorkerConfig,
 };
 use jazz_req_core::storage::{MemoryStorage, Storage};
 use jazz_req_tests::fixtures::{committed_vectors_dir, load_from};
@@ -1373,11 +1385,12 @@ fn print_histogram(name: &str, histogram: &BTreeMap<String, u64>) {
 /// Runs `cases` cases drawn from `strategy` with proptest (shrinking a failure).
 fn ci_run<T: std::fmt::Debug>(
     name: &str,
+    cases: u32,
     strategy: BoxedStrategy<T>,
     check: impl Fn(&T) -> Result<Outcome, String>,
 ) {
     let config = Config {
-        cases: CI_CASES,
+        cases,
         failure_persistence: None,
         max_shrink_iters: 256,
         ..Config::default()
@@ -1393,9 +1406,9 @@ fn ci_run<T: std::fmt::Debug>(
     let elapsed = started.elapsed();
     print_histogram(name, &histogram.lock().unwrap());
     println!(
-        "{name}: {CI_CASES} cases in {:.1} s ({:.0}/s)",
+        "{name}: {cases} cases in {:.1} s ({:.0}/s)",
         elapsed.as_secs_f64(),
-        f64::from(CI_CASES) / elapsed.as_secs_f64()
+        f64::from(cases) / elapsed.as_secs_f64()
     );
     if let Err(error) = result {
         panic!("{name}: {error}");
@@ -1505,7 +1518,7 @@ fn fuzz_the_worker_with_mutated_and_arbitrary_bodies() {
         Some(total) => long_run(name, total, &body_case_strategy, &check_body_case),
         None => {
             let runtime = runtime();
-            ci_run(name, body_case_strategy(), |case| {
+            ci_run(name, CI_CASES, body_case_strategy(), |case| {
                 check_body_case(&runtime, case)
             });
         }
@@ -1519,7 +1532,7 @@ fn fuzz_content_import_with_mutated_and_arbitrary_pieces() {
         Some(total) => long_run(name, total, &import_case_strategy, &|_, case| {
             check_import_case(case)
         }),
-        None => ci_run(name, import_case_strategy(), check_import_case),
+        None => ci_run(name, CI_CASES, import_case_strategy(), check_import_case),
     }
 }
 
@@ -1547,5 +1560,549 @@ fn every_genuine_seed_is_accepted_and_seen_as_sent() {
             extra: None,
         };
         check_import_case(&case).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Typed routes: every field kind, hostile values signed by a real client.
+// ---------------------------------------------------------------------------------------
+
+/// Cases of the typed fuzz target in CI (about 20 s in the dev profile; every run tried
+/// before the fix found the `i64::MIN` overflow `read_safe_integer` had).
+const CI_TYPED_CASES: u32 = 600;
+
+const EVERYTHING: &str = "/api/everything";
+
+/// A string enum (`z.enum`).
+#[derive(Clone, Copy, Debug, PartialEq, jazz_req::CoEnum)]
+pub enum Mood {
+    /// A plain variant.
+    Calm,
+    /// A renamed one.
+    #[co(rename = "ANGRY")]
+    Angry,
+}
+
+/// A map a reference names.
+#[derive(jazz_req::CoMap, Debug)]
+pub struct Leaf {
+    /// Its name.
+    pub name: String,
+}
+
+/// A map with a field of every kind a schema has: what a `Loaded<Everything>` request field
+/// makes the worker read from a CoMap the client wrote.
+#[derive(jazz_req::CoMap, Debug)]
+pub struct Everything {
+    /// `z.string()`.
+    pub text: String,
+    /// `z.boolean()`.
+    pub flag: bool,
+    /// Each integer type.
+    pub tiny: i8,
+    /// -
+    pub small: i16,
+    /// -
+    pub medium: i32,
+    /// -
+    pub large: i64,
+    /// -
+    pub size: isize,
+    /// -
+    pub byte: u8,
+    /// -
+    pub word: u16,
+    /// -
+    pub dword: u32,
+    /// -
+    pub qword: u64,
+    /// -
+    pub count: usize,
+    /// `z.number()`.
+    pub double: f64,
+    /// -
+    pub single: f32,
+    /// `.optional()`.
+    pub maybe: Option<i32>,
+    /// `z.json()`.
+    pub raw: Value,
+    /// `z.object(…)`.
+    pub settings: jazz_req::prelude::Json<BTreeMap<String, u32>>,
+    /// `z.enum(…)`.
+    pub mood: Mood,
+    /// A reference.
+    pub leaf: jazz_req::prelude::Ref<Leaf>,
+    /// A list of strings.
+    pub tags: jazz_req::prelude::CoList<String>,
+    /// A list of references.
+    pub leaves: jazz_req::prelude::CoList<jazz_req::prelude::Ref<Leaf>>,
+    /// An account.
+    pub owner: jazz_req::prelude::Account,
+    /// A group.
+    pub staff: jazz_req::prelude::Group,
+}
+
+/// What `/api/everything` answers.
+#[derive(jazz_req::CoMap, Debug)]
+pub struct Taken {
+    /// Always true.
+    pub ok: bool,
+}
+
+/// Takes a request field of every kind (and a loaded map of every kind) and answers `ok`:
+/// whatever reaches it was read without a panic.
+#[jazz_req::jazz_request(
+    url = "/api/everything",
+    resolve = { everything: { leaf: true, tags: true, leaves: { $each: true } }, tags: true, leaves: { $each: true } },
+)]
+pub async fn take_everything(
+    _ctx: RequestContext,
+    text: String,
+    flag: bool,
+    tiny: i8,
+    small: i16,
+    medium: i32,
+    large: i64,
+    size: isize,
+    byte: u8,
+    word: u16,
+    dword: u32,
+    qword: u64,
+    count: usize,
+    double: f64,
+    single: f32,
+    maybe: Option<i32>,
+    raw: Value,
+    settings: jazz_req::prelude::Json<BTreeMap<String, u32>>,
+    mood: Mood,
+    leaf: jazz_req::prelude::Ref<Leaf>,
+    tags: jazz_req::prelude::CoList<String>,
+    leaves: jazz_req::prelude::CoList<jazz_req::prelude::Ref<Leaf>>,
+    owner: jazz_req::prelude::Account,
+    staff: jazz_req::prelude::Group,
+    everything: jazz_req::prelude::Loaded<Everything>,
+    maybe_leaf: Option<jazz_req::prelude::Ref<Leaf>>,
+) -> Result<Taken, JazzRequestError> {
+    // Everything is read; using it checks nothing more, but keeps the values alive.
+    let _ = (
+        text, flag, tiny, small, medium, large, size, byte, word, dword, qword, count, double,
+        single, maybe, raw, settings, mood, leaf, tags, leaves, owner, staff, everything,
+        maybe_leaf,
+    );
+    Ok(Taken { ok: true })
+}
+
+/// The request fields of `/api/everything` in order; the first [`EVERYTHING_FIELDS`] are
+/// also the fields of [`Everything`].
+const TYPED_FIELDS: [&str; 25] = [
+    "text",
+    "flag",
+    "tiny",
+    "small",
+    "medium",
+    "large",
+    "size",
+    "byte",
+    "word",
+    "dword",
+    "qword",
+    "count",
+    "double",
+    "single",
+    "maybe",
+    "raw",
+    "settings",
+    "mood",
+    "leaf",
+    "tags",
+    "leaves",
+    "owner",
+    "staff",
+    "everything",
+    "maybe_leaf",
+];
+const EVERYTHING_FIELDS: usize = 23;
+
+/// A client with CoValues of every kind the worker can read, and the worker's account.
+struct TypedWorld {
+    worker: CoID,
+    worker_secret: AgentSecret,
+    worker_pieces: Vec<ContentMessage>,
+    /// The client's CoValues as the worker holds them before any request (a worker imports
+    /// only a request's envelope and what it depends on: what the values name, it must have
+    /// from elsewhere, as a jazz-tools worker has it from its sync server).
+    shared: Vec<ContentMessage>,
+    client: Mutex<LocalNode>,
+    /// The group the client's CoValues are in (the worker reads it).
+    group: CoID,
+    /// A valid value of each field of [`TYPED_FIELDS`] (the `everything` one names a map of
+    /// the valid values).
+    valid: Map<String, Value>,
+    /// Ids of CoValues of every kind, and of none: what hostile references name.
+    ids: Vec<String>,
+    /// When every body is made (the worker's clock says the same).
+    now: u64,
+}
+
+fn typed_world() -> &'static TypedWorld {
+    static WORLD: std::sync::OnceLock<TypedWorld> = std::sync::OnceLock::new();
+    WORLD.get_or_init(build_typed_world)
+}
+
+fn build_typed_world() -> TypedWorld {
+    let worker_secret = crypto::random::new_random_agent_secret().unwrap();
+    let (worker_node, worker) = LocalNode::create_account(worker_secret.clone(), "Worker").unwrap();
+    let worker_pieces = worker_node.export(&worker, &ResolveQuery::Value).unwrap();
+    let (mut node, client) =
+        LocalNode::create_account(crypto::random::new_random_agent_secret().unwrap(), "Client")
+            .unwrap();
+    for piece in &worker_pieces {
+        node.import(piece.clone()).unwrap();
+    }
+    let private = jazz_req_core::cojson::Privacy::Private;
+    let (group, staff, leaf, tags, leaves) = node
+        .batch(|node| {
+            let group = node.create_group()?;
+            node.add_member(&group, worker.as_str(), Role::Reader)?;
+            let staff = node.create_group()?;
+            node.add_member(&staff, worker.as_str(), Role::Reader)?;
+            let leaf = node.create_map(&group, &[("name", json!("a leaf"))], private)?;
+            let tags = node.create_list(&group, &[json!("a"), json!("b")], private)?;
+            let leaves = node.create_list(&group, &[json!(leaf.as_str())], private)?;
+            Ok::<_, jazz_req_core::cojson::NodeError>((group, staff, leaf, tags, leaves))
+        })
+        .unwrap();
+    let mut valid = Map::new();
+    for (field, value) in [
+        ("text", json!("héllo 🎷")),
+        ("flag", json!(true)),
+        ("tiny", json!(-128)),
+        ("small", json!(32767)),
+        ("medium", json!(-2_147_483_648_i64)),
+        ("large", json!(-9_007_199_254_740_991_i64)),
+        ("size", json!(9_007_199_254_740_991_i64)),
+        ("byte", json!(255)),
+        ("word", json!(65535)),
+        ("dword", json!(4_294_967_295_u64)),
+        ("qword", json!(9_007_199_254_740_991_u64)),
+        ("count", json!(0)),
+        ("double", json!(0.1)),
+        ("single", json!(1.5)),
+        ("maybe", json!(7)),
+        ("raw", json!({"a": [1, "b", null, {"c": 2.5}]})),
+        ("settings", json!({"seats": 3})),
+        ("mood", json!("ANGRY")),
+        ("leaf", json!(leaf.as_str())),
+        ("tags", json!(tags.as_str())),
+        ("leaves", json!(leaves.as_str())),
+        ("owner", json!(client.as_str())),
+        ("staff", json!(staff.as_str())),
+    ] {
+        valid.insert(field.to_owned(), value);
+    }
+    let init: Vec<(&str, Value)> = valid.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let everything = node.create_map(&group, &init, private).unwrap();
+    valid.insert("everything".into(), json!(everything.as_str()));
+    valid.insert("maybe_leaf".into(), json!(leaf.as_str()));
+    let mut shared = Vec::new();
+    for id in [&group, &staff, &leaf, &tags, &leaves, &everything] {
+        shared.extend(node.export(id, &ResolveQuery::Value).unwrap());
+    }
+    let ids = vec![
+        worker.to_string(),
+        client.to_string(),
+        group.to_string(),
+        staff.to_string(),
+        leaf.to_string(),
+        tags.to_string(),
+        leaves.to_string(),
+        everything.to_string(),
+        CoID::from_bytes(&[7; 32]).to_string(),
+        "co_z".to_owned(),
+        format!("{}x", leaf),
+    ];
+    TypedWorld {
+        worker,
+        worker_secret,
+        worker_pieces,
+        shared,
+        client: Mutex::new(node),
+        group,
+        valid,
+        ids,
+        now: 1_750_000_000_000,
+    }
+}
+
+/// What a field of a case is.
+#[derive(Clone, Debug)]
+enum Pick {
+    /// Left out.
+    Missing,
+    /// This value.
+    Hostile(Value),
+}
+
+/// Which field a pick replaces: a request field, or a field of the `everything` map.
+#[derive(Clone, Debug)]
+enum Target {
+    Request(usize),
+    Everything(usize),
+}
+
+/// A typed case: a few fields of a valid request replaced.
+#[derive(Clone, Debug)]
+struct TypedCase {
+    picks: Vec<(Target, Pick)>,
+}
+
+/// The integers at the ends of what each kind holds, and past them: `i64::MIN` (whose
+/// absolute value overflows), `u64::MAX`, and the floats JSON parses them into.
+fn extreme_integers() -> Vec<Value> {
+    vec![
+        json!(i64::MIN),
+        json!(-(2f64.powi(63))),
+        json!(i64::MAX),
+        json!(2f64.powi(63)),
+        json!(u64::MAX),
+        json!(2f64.powi(64)),
+    ]
+}
+
+/// Numbers at the edges of each field kind: the limits of each integer type and one past
+/// them, of safe integers, of f32 and f64, signed zero and fractions.
+fn edge_numbers() -> Vec<Value> {
+    vec![
+        json!(1e308),
+        json!(-1e308),
+        json!(f64::MAX),
+        json!(f64::MIN),
+        json!(f64::MIN_POSITIVE),
+        json!(5e-324),
+        json!(-0.0),
+        json!(0.5),
+        json!(-0.5),
+        json!(1.000_000_000_000_000_2),
+        json!(9_007_199_254_740_991_i64),
+        json!(9_007_199_254_740_992_i64),
+        json!(-9_007_199_254_740_992_i64),
+        json!(9_007_199_254_740_993.0),
+        json!(127),
+        json!(128),
+        json!(-128),
+        json!(-129),
+        json!(255),
+        json!(256),
+        json!(-1),
+        json!(0),
+        json!(32768),
+        json!(-32769),
+        json!(65536),
+        json!(2_147_483_648_i64),
+        json!(-2_147_483_649_i64),
+        json!(4_294_967_296_u64),
+        json!(3.402_823_5e38),
+        json!(3.5e38),
+        json!(1e-46),
+    ]
+}
+
+fn typed_number_strategy() -> BoxedStrategy<Value> {
+    prop_oneof![
+        2 => prop::sample::select(extreme_integers()),
+        4 => prop::sample::select(edge_numbers()),
+        1 => any::<i64>().prop_map(|n| json!(n)),
+        1 => any::<u64>().prop_map(|n| json!(n)),
+        1 => any::<f64>().prop_filter_map("finite", |n| n.is_finite().then(|| json!(n))),
+    ]
+    .boxed()
+}
+
+fn typed_text_strategy() -> BoxedStrategy<String> {
+    let w = typed_world();
+    prop_oneof![
+        2 => prop::sample::select(w.ids.clone()),
+        2 => prop::sample::select(vec![
+            "", "Calm", "calm", "ANGRY", "Angry", "angry", "everyone", "$jazz", "\u{0}",
+            "🎷", "1e308", "-9223372036854775808", "true", "null",
+        ])
+        .prop_map(str::to_owned),
+        1 => "\\PC{0,16}",
+        1 => (prop::sample::select(vec![1usize << 10, 1 << 16, 1 << 18]), any::<char>())
+            .prop_map(|(n, c)| std::iter::repeat_n(c, n).collect()),
+    ]
+    .boxed()
+}
+
+/// A hostile value: mostly a number or a string at the top (what a field reads first),
+/// else JSON nested up to four levels deep.
+fn hostile_strategy() -> BoxedStrategy<Value> {
+    let leaf = prop_oneof![
+        3 => typed_number_strategy(),
+        2 => typed_text_strategy().prop_map(Value::String),
+        1 => Just(Value::Null),
+        1 => any::<bool>().prop_map(Value::Bool),
+    ]
+    .boxed();
+    let nested = leaf.clone().prop_recursive(4, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec(
+                (
+                    prop_oneof![
+                        3 => prop::sample::select(TYPED_FIELDS.to_vec()).prop_map(str::to_owned),
+                        1 => Just("$jazz".to_owned()),
+                        1 => "\\PC{0,8}",
+                    ],
+                    inner
+                ),
+                0..6
+            )
+            .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+        ]
+    });
+    prop_oneof![5 => typed_number_strategy(), 3 => leaf, 2 => nested].boxed()
+}
+
+fn typed_case_strategy() -> BoxedStrategy<TypedCase> {
+    let target = prop_oneof![
+        3 => (0..TYPED_FIELDS.len()).prop_map(Target::Request),
+        2 => (0..EVERYTHING_FIELDS).prop_map(Target::Everything),
+    ];
+    let pick = prop_oneof![
+        1 => Just(Pick::Missing),
+        6 => hostile_strategy().prop_map(Pick::Hostile),
+    ];
+    prop::collection::vec((target, pick), 1..4)
+        .prop_map(|picks| TypedCase { picks })
+        .boxed()
+}
+
+/// Makes the case's request on the client (a new `everything` map if one of its fields is
+/// replaced) and signs it with the route's request resolve — or, if the client cannot export
+/// what a hostile reference names, with the envelope alone. Returns the body and the new
+/// map's pieces (the worker holds them, as it holds the client's other CoValues); `None`
+/// when the client itself refuses to write the values (a transaction over 1 MiB).
+fn typed_body(case: &TypedCase) -> Option<(Vec<u8>, Vec<ContentMessage>)> {
+    let w = typed_world();
+    let mut values = w.valid.clone();
+    let mut inner: Option<Map<String, Value>> = None;
+    for (target, pick) in &case.picks {
+        let (map, field) = match target {
+            Target::Request(i) => (&mut values, TYPED_FIELDS[*i]),
+            Target::Everything(i) => (
+                inner.get_or_insert_with(|| {
+                    let mut fields = w.valid.clone();
+                    fields.remove("everything");
+                    fields.remove("maybe_leaf");
+                    fields
+                }),
+                TYPED_FIELDS[*i],
+            ),
+        };
+        match pick {
+            Pick::Missing => map.remove(field),
+            Pick::Hostile(value) => map.insert(field.to_owned(), value.clone()),
+        };
+    }
+    // A case that panicked while it held the client (the worker's panic is what the test
+    // looks for) leaves it as usable as before.
+    let mut node = w
+        .client
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut held = Vec::new();
+    if let Some(fields) = inner {
+        let init: Vec<(&str, Value)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let map = node
+            .create_map(&w.group, &init, jazz_req_core::cojson::Privacy::Private)
+            .ok()?;
+        held = node.export(&map, &ResolveQuery::Value).unwrap();
+        values.insert("everything".into(), json!(map.as_str()));
+    }
+    let envelope = create_envelope(&mut node, &w.worker, Role::Writer, &values).ok()?;
+    let body = sign_envelope(&node, &envelope, &TakeEverything::request_resolve(), w.now)
+        .or_else(|_| sign_envelope(&node, &envelope, &ResolveQuery::Value, w.now))
+        .unwrap();
+    Some((body.to_json().to_string().into_bytes(), held))
+}
+
+/// A fresh worker serving `/api/everything`, holding its own account, the client's CoValues
+/// and `held`.
+fn typed_worker(held: &[ContentMessage]) -> RequestWorker {
+    let w = typed_world();
+    let mut node = LocalNode::new(Reader::new(Some(w.worker.clone()), w.worker_secret.clone()));
+    for piece in w.worker_pieces.iter().chain(&w.shared).chain(held) {
+        node.import(piece.clone()).unwrap();
+    }
+    RequestWorker::with_clock(
+        node,
+        Arc::new(ManualClock::new(w.now)),
+        WorkerConfig::default(),
+    )
+    .unwrap()
+    .register(TakeEverything)
+}
+
+/// Posts the case's body to a fresh worker: never a panic, never a 5xx.
+fn check_typed_case(
+    runtime: &tokio::runtime::Runtime,
+    case: &TypedCase,
+) -> Result<Outcome, String> {
+    let Some((body, held)) = typed_body(case) else {
+        return Ok("not sent: the client refused to write it".to_owned());
+    };
+    let worker = typed_worker(&held);
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(EVERYTHING)
+        .header("content-type", "application/json")
+        .body(Bytes::from(body))
+        .unwrap();
+    let response = runtime.block_on(worker.handle(request));
+    let status = response.status().as_u16();
+    let text = String::from_utf8_lossy(response.body()).into_owned();
+    if status == 200 || (400..500).contains(&status) {
+        Ok(without_ids(&outcome(status, &text)))
+    } else {
+        Err(format!("answered {status}: {text}"))
+    }
+}
+
+/// `text` with every `co_z…` id written `co_z…` (so that the histogram groups outcomes by
+/// kind, not by the CoValue a case made).
+fn without_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("co_z") {
+        out.push_str(&rest[..at]);
+        out.push_str("co_z…");
+        rest = rest[at + 4..].trim_start_matches(|c: char| c.is_ascii_alphanumeric());
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn a_typed_request_with_every_field_kind_is_accepted() {
+    let runtime = runtime();
+    let outcome = check_typed_case(&runtime, &TypedCase { picks: Vec::new() }).unwrap();
+    assert!(outcome.starts_with("200"), "{outcome}");
+}
+
+#[test]
+fn fuzz_typed_routes_with_hostile_field_values() {
+    let name = "typed route";
+    match long_cases() {
+        Some(total) => long_run(name, total, &typed_case_strategy, &check_typed_case),
+        None => {
+            let runtime = runtime();
+            ci_run(name, CI_TYPED_CASES, typed_case_strategy(), |case| {
+                check_typed_case(&runtime, case)
+            });
+        }
     }
 }

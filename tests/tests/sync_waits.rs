@@ -112,7 +112,13 @@ async fn a_booking_waits_for_the_sync_server_an_echo_for_its_store() {
     let status = answer.status().as_u16();
     let bytes = answer.bytes().await.unwrap();
     let response = echo_client
-        .read_response(status, false, &bytes, &Echo::spec().response_resolve)
+        .read_response(
+            &worker_account,
+            status,
+            false,
+            &bytes,
+            &Echo::spec().response_resolve,
+        )
         .unwrap();
     assert_eq!(response.value["text"], json!("held"));
 

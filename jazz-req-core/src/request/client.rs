@@ -119,7 +119,7 @@ impl RequestClient {
         let values = to_json_fields(&request);
         let response_resolve = R::response_resolve();
         let body = self.body_for(&worker, &values, &R::request_resolve())?;
-        let response = self.post(&url, &body, &response_resolve).await?;
+        let response = self.post(&url, &worker, &body, &response_resolve).await?;
         let node = self.node()?;
         Ok(read_loaded(&node, &response.id, &response_resolve)?)
     }
@@ -172,13 +172,16 @@ impl RequestClient {
         values: &Map<String, Value>,
     ) -> Result<Response, SendError> {
         let body = self.request_body(worker, values)?;
-        self.post(&route.url, &body, &route.response_resolve).await
+        self.post(&route.url, worker, &body, &route.response_resolve)
+            .await
     }
 
-    /// POSTs a signed body and reads the answer, then forgets the request's envelope.
+    /// POSTs a signed body for `worker` and reads the answer, then forgets the request's
+    /// envelope.
     async fn post(
         &self,
         url: &str,
+        worker: &CoID,
         body: &SignedBody,
         response_resolve: &ResolveQuery,
     ) -> Result<Response, SendError> {
@@ -196,7 +199,7 @@ impl RequestClient {
             .bytes()
             .await
             .map_err(|e| SendError::Transport(e.to_string()))?;
-        let response = self.read_response(status, is_error, &bytes, response_resolve);
+        let response = self.read_response(worker, status, is_error, &bytes, response_resolve);
         self.forget_request(&body.id)?;
         response
     }
@@ -218,8 +221,16 @@ impl RequestClient {
     /// `JazzRequestError` (the body's when the error header is set, else "Request failed");
     /// a 2xx body must be `{type: "success", payload}` whose payload verifies, imports and
     /// loads with `resolve`.
+    ///
+    /// More than jazz-tools, the answer must come from `worker`, the worker the request was
+    /// sent to: its body signed by the worker's agent (else
+    /// [`SendError::ResponseNotSignedByWorker`], checked before anything is imported) and its
+    /// envelope made by the worker's account (else [`SendError::ResponseNotFromWorker`]). A
+    /// valid response of another account (a proxy or a server answering for a worker it is
+    /// not) is never taken for the worker's.
     pub fn read_response(
         &self,
+        worker: &CoID,
         status: u16,
         is_jazz_error: bool,
         body: &Bytes,
@@ -241,10 +252,25 @@ impl RequestClient {
         let payload = json.get("payload").ok_or_else(invalid)?;
         let signed = SignedBody::from_json(payload)?;
         signed.verify_token()?;
-        let pieces = pieces_to_import(&signed, false)?;
         let mut node = self.node()?;
+        let worker_signer = node
+            .get(worker)
+            .and_then(|v| v.header().account_agent().map(|a| a.signer));
+        if worker_signer != Some(signed.signer_id) {
+            return Err(SendError::ResponseNotSignedByWorker {
+                worker: worker.clone(),
+                signer: signed.signer_id,
+            });
+        }
+        let pieces = pieces_to_import(&signed, false)?;
         import_pieces(&mut node, pieces)?;
         let made_by = read_envelope(&node, &signed.id)?.sender;
+        if &made_by != worker {
+            return Err(SendError::ResponseNotFromWorker {
+                expected: worker.clone(),
+                made_by,
+            });
+        }
         if node.missing_for(&signed.id, resolve).is_some() {
             return Err(JazzRequestError::new("Value not found", 400).into());
         }

@@ -229,6 +229,28 @@ pub enum SendError {
     /// The response does not fit the route's response schema.
     #[error("the response does not fit its schema: {0}")]
     Schema(#[from] crate::schema::SchemaError),
+    /// The response's body was not signed by the agent of the worker the request was sent
+    /// to (someone else answered): nothing of it was imported.
+    #[error(
+        "the response was signed by {signer}, not by the worker {worker} the request was sent to"
+    )]
+    ResponseNotSignedByWorker {
+        /// The worker the request was sent to.
+        worker: crate::crypto::CoID,
+        /// Who signed the response's body.
+        signer: crate::crypto::SignerID,
+    },
+    /// The response's envelope was made by another account than the worker the request was
+    /// sent to (a response of someone else, signed again with the worker's signer).
+    #[error(
+        "the response was made by {made_by}, not by the worker {expected} the request was sent to"
+    )]
+    ResponseNotFromWorker {
+        /// The worker the request was sent to.
+        expected: crate::crypto::CoID,
+        /// The account that made the response's envelope.
+        made_by: crate::crypto::CoID,
+    },
 }
 
 impl SendError {

@@ -24,7 +24,9 @@ pub mod replay;
 pub mod route;
 mod serial;
 pub mod serve;
+pub mod serve_options;
 pub mod sync_peer;
+pub mod timed_body;
 pub mod tower_service;
 pub mod typed_route;
 pub mod worker;
@@ -39,7 +41,11 @@ pub use inspect::{InspectReport, inspect};
 pub use outgoing::OutgoingBody;
 pub use replay::{ReplayGuard, StoredReplayGuard};
 pub use route::RouteSpec;
-pub use serve::{Listener, serve, serve_connections, spawn_server};
+pub use serve::{
+    Listener, serve, serve_connections, serve_connections_with, serve_with, spawn_server,
+    spawn_server_with,
+};
+pub use serve_options::ServeOptions;
 pub use sync_peer::PeerStartError;
 pub use typed_route::{Route, WorkerIdError, WorkerRef};
 pub use worker::{DecodedRequest, RequestWorker, WorkerConfig, WorkerMemory};

@@ -11,10 +11,15 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 
 use super::error::JazzRequestError;
+use super::timed_body::BodyReadError;
 use super::worker::RequestWorker;
 
+/// The message of the 408 answered to a body that did not arrive in time.
+pub const BODY_TIMEOUT_MESSAGE: &str = "The request body did not arrive in time";
+
 /// Reads a request's body up to the worker's limit and answers it: 413 for a larger body
-/// (read no further), 400 for one that cannot be read.
+/// (read no further), 408 for one that did not arrive in time (a [`TimedBody`](super::timed_body::TimedBody) cut it), 400
+/// for one that cannot be read.
 pub async fn answer_http<B>(
     worker: &RequestWorker,
     request: http::Request<B>,
@@ -37,6 +42,8 @@ where
                 .is_some()
             {
                 JazzRequestError::body_too_large(limit).to_response()
+            } else if let Some(BodyReadError::TimedOut(_)) = error.downcast_ref::<BodyReadError>() {
+                JazzRequestError::new(BODY_TIMEOUT_MESSAGE, 408).to_response()
             } else {
                 JazzRequestError::new("The request body could not be read", 400).to_response()
             }

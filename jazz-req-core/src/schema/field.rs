@@ -206,7 +206,7 @@ fn read_safe_integer(
         None
     };
     exact
-        .filter(|i| i.abs() <= MAX_SAFE_INTEGER)
+        .filter(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER.unsigned_abs())
         .ok_or_else(|| site.wrong_type(expected, value))
 }
 

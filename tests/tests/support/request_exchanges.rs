@@ -448,6 +448,7 @@ pub fn check_client_reads(v: &Exchanges<'_>) -> Result<usize, String> {
             .as_str()
             .ok_or("responseBodyText missing")?;
         let result = client.read_response(
+            &worker,
             status,
             is_error,
             &Bytes::copy_from_slice(text.as_bytes()),
