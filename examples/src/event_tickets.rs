@@ -5,6 +5,12 @@
 //! The route is serialised on its event (`serialize = event`): requests for the same event
 //! run one at a time, so the capacity read before the handler is still true when the ticket
 //! is written — concurrent buyers can never oversell.
+//!
+//! The lock covers the event the request names, and the handler writes to that event's
+//! `reservations`: the two must belong together. `#[co(same_owner)]` on `reservations` makes
+//! the worker refuse (403, before the request is claimed) an event whose list is owned by
+//! another group — a buyer's own event with a large capacity pointing at the real event's
+//! list would otherwise pass the capacity check and oversell the real one.
 
 use jazz_req::prelude::*;
 
@@ -15,7 +21,15 @@ pub struct Event {
     pub name: String,
     /// How many tickets it sells.
     pub capacity: u32,
-    /// The tickets sold so far.
+    /// The tickets sold so far, owned by the event's own group.
+    ///
+    /// `same_owner`: anyone can make an `Event` in a group of their own, and point it at
+    /// any list. Without the check, a buyer's event with `capacity: 1000` sharing the real
+    /// event's list would pass the capacity check under a lock on the *forged* event and
+    /// push onto the *real* list. With it, only a writer of the real event's group can make
+    /// an event sharing that list, so `serialize = event` locks the event whose list the
+    /// handler writes. ([`create_event`] makes the list in the event's group.)
+    #[co(same_owner)]
     pub reservations: CoList<Ref<Ticket>>,
 }
 

@@ -20,15 +20,19 @@ pub(crate) const REQUEST_KEYS: [&str; 5] =
     ["url", "worker", "resolve", "response_resolve", "serialize"];
 /// The keys of `#[co(...)]` on a `#[derive(CoMap)]` struct or a `#[derive(CoEnum)]` enum.
 pub(crate) const CONTAINER_KEYS: [&str; 1] = ["rename_all"];
-/// The keys of `#[co(...)]` on a field, a variant or a request parameter.
+/// The keys of `#[co(...)]` on a variant or a request parameter.
 pub(crate) const MEMBER_KEYS: [&str; 1] = ["rename"];
+/// The keys of `#[co(...)]` on a field of a `#[derive(CoMap)]` struct.
+pub(crate) const FIELD_KEYS: [&str; 2] = ["rename", "same_owner"];
+/// The keys that are flags: written alone (`#[co(same_owner)]`), without `= value`.
+const FLAG_KEYS: [&str; 1] = ["same_owner"];
 
-/// One `key = value` of an attribute.
+/// One `key = value` (or flag `key`) of an attribute.
 #[derive(Clone)]
 pub(crate) struct Arg {
     /// The key as written (its span is where key errors point).
     pub(crate) key: Ident,
-    /// The value's tokens (never empty).
+    /// The value's tokens (empty for a flag written alone, never empty after `=`).
     pub(crate) value: TokenStream,
 }
 
@@ -44,12 +48,23 @@ impl Arg {
     }
 }
 
-/// Parses `key = value, ...` (a trailing comma is fine).
+/// Parses `key = value, ...` (a trailing comma is fine); a flag key may stand alone.
 pub(crate) fn parse_args(tokens: TokenStream) -> syn::Result<Vec<Arg>> {
     let parser = |input: ParseStream<'_>| {
         let mut args = Vec::new();
         while !input.is_empty() {
             let key: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+            let alone = input.is_empty() || input.peek(Token![,]);
+            if alone && FLAG_KEYS.contains(&key.to_string().as_str()) {
+                args.push(Arg {
+                    key,
+                    value: TokenStream::new(),
+                });
+                if !input.is_empty() {
+                    input.parse::<Token![,]>()?;
+                }
+                continue;
+            }
             if !input.peek(Token![=]) {
                 return Err(syn::Error::new(
                     key.span(),
@@ -166,6 +181,21 @@ pub(crate) fn ident(arg: &Arg) -> syn::Result<Ident> {
     })
 }
 
+/// A flag's presence: an error at the value when one is given (`same_owner = true`).
+pub(crate) fn flag(arg: &Arg) -> syn::Result<Span> {
+    if arg.value.is_empty() {
+        Ok(arg.key.span())
+    } else {
+        Err(syn::Error::new(
+            arg.value_span(),
+            format!(
+                "`{}` takes no value: write `#[co({})]` alone",
+                arg.key, arg.key
+            ),
+        ))
+    }
+}
+
 /// Removes every `#[co(...)]` from `attrs` (what the macro consumed must not reach rustc,
 /// which knows no `co` attribute).
 pub(crate) fn strip_co(attrs: &mut Vec<Attribute>) -> Vec<Attribute> {
@@ -254,6 +284,27 @@ mod tests {
             error.to_string(),
             "`serialize` takes a name, e.g. `serialize = event`"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_flag_stands_alone_and_takes_no_value() -> syn::Result<()> {
+        let args = parse_args(quote!(same_owner, rename = "a", same_owner = true))?;
+        let keys: Vec<String> = args.iter().map(|a| a.key.to_string()).collect();
+        assert_eq!(keys, ["same_owner", "rename", "same_owner"]);
+        assert!(flag(&args[0]).is_ok());
+        let Err(error) = flag(&args[2]) else {
+            unreachable!("a flag with a value")
+        };
+        assert_eq!(
+            error.to_string(),
+            "`same_owner` takes no value: write `#[co(same_owner)]` alone"
+        );
+        // Only flag keys may stand alone.
+        let Err(error) = parse_args(quote!(rename, same_owner)) else {
+            unreachable!("`rename` needs a value")
+        };
+        assert_eq!(error.to_string(), "expected `=` and a value after `rename`");
         Ok(())
     }
 

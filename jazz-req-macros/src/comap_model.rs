@@ -10,7 +10,7 @@ use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type, Visibility};
 
-use crate::attr::{self, Arg, CONTAINER_KEYS, MEMBER_KEYS};
+use crate::attr::{self, Arg, CONTAINER_KEYS, FIELD_KEYS};
 use crate::ctxt::Errors;
 use crate::rename::RenameRule;
 
@@ -38,6 +38,8 @@ pub(crate) struct CoMapField {
     pub(crate) ty: Type,
     /// The key in the CoMap (jazz-tools' field name).
     pub(crate) json: String,
+    /// `#[co(same_owner)]`: the referenced CoValue must have this CoMap's owner.
+    pub(crate) same_owner: bool,
 }
 
 impl CoMapField {
@@ -57,7 +59,17 @@ impl CoMapField {
             (None, None) => rust,
         };
         ReplaceSelf(schema).visit_type_mut(&mut ty);
-        Self { ident, ty, json }
+        Self {
+            ident,
+            ty,
+            json,
+            same_owner: false,
+        }
+    }
+
+    /// The same field, guarded by `#[co(same_owner)]` when `same_owner` is set.
+    pub(crate) fn with_same_owner(self, same_owner: bool) -> Self {
+        Self { same_owner, ..self }
     }
 
     /// The Rust name, without `r#`.
@@ -169,24 +181,24 @@ impl CoMapModel {
         let mut fields = Vec::new();
         let mut json_spans = Vec::new();
         for field in named.into_iter().flat_map(|n| &n.named) {
-            let [rename] = attr::co_slots(
+            let [rename, same_owner] = attr::co_slots(
                 &field.attrs,
-                MEMBER_KEYS,
+                FIELD_KEYS,
                 "#[co(...)] on a field",
                 &mut errors,
             );
             let rename = rename.and_then(|arg| errors.ok(attr::lit_str(&arg)));
+            let same_owner = same_owner
+                .and_then(|arg| errors.ok(attr::flag(&arg)))
+                .is_some();
             let Some(ident) = field.ident.clone() else {
                 continue; // named fields always have an ident
             };
             json_spans.push(rename.as_ref().map_or(ident.span(), LitStr::span));
-            fields.push(CoMapField::new(
-                ident,
-                field.ty.clone(),
-                rename,
-                rule,
-                &input.ident,
-            ));
+            fields.push(
+                CoMapField::new(ident, field.ty.clone(), rename, rule, &input.ident)
+                    .with_same_owner(same_owner),
+            );
         }
         let model = Self::new(
             input.ident.clone(),
@@ -279,6 +291,33 @@ mod tests {
     }
 
     #[test]
+    fn same_owner_marks_its_field_only() -> syn::Result<()> {
+        let model = CoMapModel::from_derive(&parse_quote! {
+            pub struct Event {
+                pub name: String,
+                #[co(same_owner, rename = "list")]
+                pub reservations: CoList<Ref<Ticket>>,
+            }
+        })?;
+        let marked: Vec<(String, bool)> = model
+            .fields
+            .iter()
+            .map(|f| (f.json.clone(), f.same_owner))
+            .collect();
+        assert_eq!(marked, [("name".into(), false), ("list".into(), true)]);
+        assert_eq!(
+            errors_of(parse_quote! {
+                struct T {
+                    #[co(same_owner = true)]
+                    a: Ref<T>,
+                }
+            }),
+            ["`same_owner` takes no value: write `#[co(same_owner)]` alone"]
+        );
+        Ok(())
+    }
+
+    #[test]
     fn shapes_that_are_not_a_comap() {
         assert_eq!(
             errors_of(parse_quote!(
@@ -325,7 +364,7 @@ mod tests {
             [
                 "unknown key `rename` in #[co(...)] on a CoMap; allowed keys: `rename_all`",
                 "unknown rename_all rule \"camelcase\"; expected one of: `lowercase`, `UPPERCASE`, `PascalCase`, `camelCase`, `snake_case`, `SCREAMING_SNAKE_CASE`, `kebab-case`, `SCREAMING-KEBAB-CASE`",
-                "unknown key `renamed` in #[co(...)] on a field; allowed keys: `rename`",
+                "unknown key `renamed` in #[co(...)] on a field; allowed keys: `rename`, `same_owner`",
                 "fields `a` and `b` both map to the CoMap key \"a\"",
             ]
         );

@@ -7,6 +7,11 @@
 //! `on_unimplemented` text. Reading, writing and the builder methods reach the type only
 //! through generic helpers over the marker (`D: __JazzField`), where `D::Value: CoField` is
 //! known from the trait, so a bad field type gives one error, not one per use.
+//!
+//! A `#[co(same_owner)]` field is checked the same way: its type is named once more, in a
+//! bound `SameOwnerField` spanned on the user's type, and `read_map` checks the owners of
+//! those fields (from the raw ids) before reading any field, so a forged reference is
+//! reported as such even when what it points at would not read.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -72,6 +77,20 @@ impl CoMapModel {
                 f.json
             )
         });
+        let same_owner_field = Runtime::SameOwnerField.path();
+        let same_owner_checks = fields.iter().filter(|f| f.same_owner).map(|field| {
+            let ty = &field.ty;
+            quote_spanned! {ty.span()=>
+                const _: fn() = || {
+                    fn __jazz_same_owner<T: ?::core::marker::Sized + #same_owner_field>() {}
+                    __jazz_same_owner::<#ty>();
+                };
+            }
+        });
+        let same_owner_jsons = fields
+            .iter()
+            .filter(|f| f.same_owner)
+            .map(|f| f.json.as_str());
         let value_types = fields.iter().zip(&markers).map(|(field, marker)| {
             let ty = &field.ty;
             quote_spanned! {ty.span()=>
@@ -141,6 +160,8 @@ impl CoMapModel {
 
                 #helpers
 
+                #( #same_owner_checks )*
+
                 #do_not_recommend
                 #[automatically_derived]
                 impl #schema_trait for #ident {
@@ -152,6 +173,7 @@ impl CoMapModel {
 
                     #[allow(unused_variables)]
                     fn read_map(map: &#reader<'_>) -> ::core::result::Result<Self, #schema_error> {
+                        #( map.check_same_owner(#same_owner_jsons)?; )*
                         ::core::result::Result::Ok(Self {
                             #( #idents: __jazz_read::<#markers>(map, #jsons)?, )*
                         })
@@ -215,6 +237,27 @@ mod tests {
         assert!(text.contains("const NAME : & 'static str = \"Ticket\""));
         assert!(text.contains("pub struct __TicketResolve"));
         assert!(text.contains("pub fn event < __JazzR >"));
+        Ok(())
+    }
+
+    #[test]
+    fn same_owner_fields_are_checked_before_the_read() -> syn::Result<()> {
+        let model = CoMapModel::from_derive(&parse_quote! {
+            pub struct Event {
+                pub name: String,
+                #[co(same_owner)]
+                pub reservations: CoList<Ref<Ticket>>,
+            }
+        })?;
+        let text = model.render().to_string();
+        let _: syn::File = syn::parse2(model.render())?;
+        assert_eq!(text.matches("check_same_owner").count(), 1);
+        assert!(text.contains("map . check_same_owner (\"reservations\") ?"));
+        assert!(text.contains("__jazz_same_owner :: < CoList < Ref < Ticket > > >"));
+        assert!(
+            text.find("check_same_owner") < text.find("__jazz_read :: < __JazzField_name >"),
+            "checked before any field is read"
+        );
         Ok(())
     }
 

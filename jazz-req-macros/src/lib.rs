@@ -36,7 +36,16 @@ use proc_macro::TokenStream;
 /// - `#[co(rename_all = "camelCase")]` on the struct: how field names become keys, one of
 ///   `lowercase`, `UPPERCASE`, `PascalCase`, `camelCase`, `snake_case`,
 ///   `SCREAMING_SNAKE_CASE`, `kebab-case`, `SCREAMING-KEBAB-CASE`;
-/// - `#[co(rename = "jsName")]` on a field: its key, exactly.
+/// - `#[co(rename = "jsName")]` on a field: its key, exactly;
+/// - `#[co(same_owner)]` on a reference field (`Ref<T>`, `Loaded<T>`, `CoList<T>`, or an
+///   `Option` of one): the CoValue it points at must be owned by the group (or account)
+///   that owns this CoMap. Reading a map that breaks it is a
+///   `SchemaError::ForeignReference`, which a route answers with 403 before the request is
+///   claimed. Use it where a handler checks this map and writes through the reference: a
+///   map someone makes in their own group cannot then borrow another group's list. It is
+///   checked whenever the map is read with a node holding the referenced CoValue (for a
+///   route: what its `resolve` loads); on any other field type it is a compile error at the
+///   type.
 ///
 /// By default the key is the Rust field name (`r#type` is the key `type`).
 ///
@@ -142,7 +151,14 @@ pub fn derive_coenum(input: TokenStream) -> TokenStream {
 ///   parameters are loaded even when `resolve` does not name them.
 /// - `response_resolve`: what the client gets loaded of the response, same grammar.
 /// - `serialize = param`: handlers of this route run one at a time per CoValue `param`
-///   refers to, so a check-then-write (is the event full?) cannot oversell.
+///   refers to, so a check-then-write (is the event full?) cannot oversell. `param` must
+///   hold a CoValue reference (`Loaded<T>`, `Ref<T>`, `CoList<T>`, `Account`, `Group`),
+///   else it is a compile error at its type: a plain value names no CoValue to lock on, and
+///   an `Option` could be absent and leave the handler unlocked. The lock covers the
+///   CoValue the parameter names, not what its fields point at: when the handler writes
+///   through a reference of it (`event.reservations`), mark that field
+///   `#[co(same_owner)]`, so that only a writer of the event's group can make an event
+///   sharing that list.
 ///
 /// # What is generated
 ///
@@ -165,10 +181,11 @@ pub fn derive_coenum(input: TokenStream) -> TokenStream {
 ///
 /// Mistakes are compile errors at the token that is wrong: an unknown key (listing the
 /// allowed ones), a repeated key, a missing `url`, a resolve key that is no parameter or no
-/// field, a resolve that loads inside a plain value, a `serialize` naming no parameter, a
-/// handler that is not `async`, a missing or mistyped context, a parameter type that cannot
-/// be a CoMap field, a return type that is not `Result<CoMap, JazzRequestError>`. The
-/// handler itself is still emitted, so its callers do not fail too.
+/// field, a resolve that loads inside a plain value, a `serialize` naming no parameter or
+/// one that holds no CoValue reference, a handler that is not `async`, a missing or
+/// mistyped context, a parameter type that cannot be a CoMap field, a return type that is
+/// not `Result<CoMap, JazzRequestError>`. The handler itself is still emitted, so its
+/// callers do not fail too.
 ///
 /// Set `JAZZ_REQ_MACROS_DEBUG=1` (or `=jazz_request`) while building to print expansions.
 #[proc_macro_attribute]

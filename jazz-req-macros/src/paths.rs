@@ -35,6 +35,10 @@ pub(crate) enum Runtime {
     EnumReadField,
     /// `fn enum_write_field<E: CoEnum>(value: E)`.
     EnumWriteField,
+    /// The marker of the field types `#[co(same_owner)]` can guard.
+    SameOwnerField,
+    /// The marker of the parameter types `serialize = param` can lock on.
+    SerializeKey,
 }
 
 impl Runtime {
@@ -63,6 +67,8 @@ impl Runtime {
             Self::Descend => "descend",
             Self::EnumReadField => "enum_read_field",
             Self::EnumWriteField => "enum_write_field",
+            Self::SameOwnerField => "SameOwnerField",
+            Self::SerializeKey => "SerializeKey",
         }
     }
 

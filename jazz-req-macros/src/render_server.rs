@@ -59,6 +59,17 @@ impl RequestModel {
             WorkerModel::Id(id) => quote!(#worker_ref::Id(#id)),
             WorkerModel::Env(var) => quote!(#worker_ref::Env(#var)),
         };
+        // The lock is keyed by the id the parameter holds: only a reference holds one, and
+        // an `Option` may hold none (the handler would then run unlocked).
+        let serialize_key = Runtime::SerializeKey.path();
+        let serialize_check = self.serialize_ty.as_ref().map(|ty| {
+            quote_spanned! {ty.span()=>
+                const _: fn() = || {
+                    fn __jazz_serialize_key<T: ?::core::marker::Sized + #serialize_key>() {}
+                    __jazz_serialize_key::<#ty>();
+                };
+            }
+        });
         let serialize = match &self.serialize {
             Some(json) => quote!(::core::option::Option::Some(#json)),
             None => quote!(::core::option::Option::None),
@@ -91,6 +102,7 @@ impl RequestModel {
 
             const _: () = {
                 #output_checks
+                #serialize_check
 
                 #[automatically_derived]
                 impl #route_trait for #route {

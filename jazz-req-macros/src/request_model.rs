@@ -32,6 +32,9 @@ pub(crate) struct RequestModel {
     pub(crate) worker: WorkerModel,
     /// `serialize = param`: the JSON name of that request field.
     pub(crate) serialize: Option<String>,
+    /// The type of the `serialize` parameter, which must be a CoValue reference (checked
+    /// by a `SerializeKey` bound spanned on it).
+    pub(crate) serialize_ty: Option<Type>,
     /// The request parameters (the handler's parameters after the context).
     pub(crate) params: Vec<Param>,
     /// The request schema built from the parameters (`__<Route>Request`).
@@ -160,7 +163,7 @@ impl RequestModel {
         let serialize = serialize.and_then(|arg| {
             let name = errors.ok(attr::ident(&arg))?;
             match fields.iter().find(|f| f.ident == name) {
-                Some(field) => Some(field.json.clone()),
+                Some(field) => Some((field.json.clone(), field.ty.clone())),
                 None => {
                     errors.at(
                         name.span(),
@@ -190,6 +193,7 @@ impl RequestModel {
             return Err(syn::Error::new(attr_span, "invalid #[jazz_request]"));
         };
         let [request_resolve, response_resolve] = trees;
+        let (serialize, serialize_ty) = serialize.unzip();
         Ok(Self {
             handler: func.sig.ident.clone(),
             vis: func.vis.clone(),
@@ -197,6 +201,7 @@ impl RequestModel {
             url,
             worker,
             serialize,
+            serialize_ty,
             params,
             request,
             request_resolve,

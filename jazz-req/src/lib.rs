@@ -84,7 +84,8 @@ pub mod __private {
     pub use jazz_req_core::schema::{
         Account, CoEnum, CoField, CoList, CoListResolve, CoMapSchema, FieldInfo, FieldSite, Group,
         Json, LeafResolve, Loaded, MapReader, MapWriter, NotAReference, Ref, ResolveBuilder,
-        ResolveFields, SchemaError, descend, enum_read_field, enum_write_field,
+        ResolveFields, SameOwnerField, SchemaError, SerializeKey, descend, enum_read_field,
+        enum_write_field,
     };
     pub use jazz_req_macros::{CoEnum, CoMap};
     pub use serde_json::Value;

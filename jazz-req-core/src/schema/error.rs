@@ -2,6 +2,7 @@
 
 use thiserror::Error;
 
+use super::owner::ForeignReference;
 use crate::cojson::NodeError;
 use crate::crypto::CoID;
 use crate::request::JazzRequestError;
@@ -56,6 +57,11 @@ pub enum SchemaError {
         /// What the schema expects.
         expected: &'static str,
     },
+    /// A `#[co(same_owner)]` field points at a CoValue owned by someone other than the
+    /// CoMap's owner: a forged reference (someone's own map pointing at a CoValue of
+    /// another group). Boxed: it names two CoValues and two owners.
+    #[error("{0}")]
+    ForeignReference(Box<ForeignReference>),
 }
 
 impl SchemaError {
@@ -66,16 +72,22 @@ impl SchemaError {
             | Self::Missing { covalue, .. }
             | Self::WrongKind { covalue, .. }
             | Self::Unreadable { covalue, .. } => covalue,
+            Self::ForeignReference(forged) => &forged.covalue,
             Self::NotLoaded(not_loaded) => &not_loaded.0,
         }
     }
 
-    /// The error's details as the client sees them (`{covalue, field?, reason}`).
+    /// The error's details as the client sees them (`{covalue, field?, reference?,
+    /// reason}`).
     pub fn details(&self) -> serde_json::Value {
         let mut details = serde_json::Map::new();
         details.insert("covalue".into(), self.covalue().as_str().into());
         if let Self::WrongType { field, .. } | Self::Missing { field, .. } = self {
             details.insert("field".into(), field.as_str().into());
+        }
+        if let Self::ForeignReference(forged) = self {
+            details.insert("field".into(), forged.field.as_str().into());
+            details.insert("reference".into(), forged.reference.as_str().into());
         }
         details.insert("reason".into(), self.to_string().into());
         serde_json::Value::Object(details)
@@ -88,9 +100,20 @@ impl SchemaError {
 pub struct NotLoaded(pub CoID);
 
 /// Reading a request's values failed: what the request carries does not fit the route's
-/// schema, so it is the client's fault (400).
-pub(crate) fn invalid_request(error: &SchemaError) -> JazzRequestError {
-    JazzRequestError::invalid_payload(Some(error.details()))
+/// schema, so it is the client's fault (400) — or it names a map whose `#[co(same_owner)]`
+/// reference points into another owner's CoValue, a forgery the worker refuses (403).
+pub fn invalid_request(error: &SchemaError) -> JazzRequestError {
+    match error {
+        SchemaError::ForeignReference(forged) => JazzRequestError::new(
+            format!(
+                "Forged reference: field `{}` of {} points at {}, owned by another group",
+                forged.field, forged.covalue, forged.reference
+            ),
+            403,
+        )
+        .with_details(error.details()),
+        _ => JazzRequestError::invalid_payload(Some(error.details())),
+    }
 }
 
 impl From<SchemaError> for JazzRequestError {

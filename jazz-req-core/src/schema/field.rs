@@ -196,18 +196,34 @@ fn read_safe_integer(
     expected: &'static str,
 ) -> Result<i64, SchemaError> {
     let value = site.required(value)?;
-    let exact = if let Some(i) = value.as_i64() {
-        Some(i)
-    } else if let Some(f) = value.as_f64() {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)] // checked below
-        let i = f as i64;
-        (f.fract() == 0.0 && f.is_finite() && i as f64 == f).then_some(i)
-    } else {
-        None
+    safe_integer(value).ok_or_else(|| site.wrong_type(expected, value))
+}
+
+/// The integer a JSON number is, if it is one JS holds exactly (|n| ≤ 2^53 − 1; `-0` is 0).
+///
+/// Every branch compares before it converts: serde reads `-9223372036854775808` as
+/// `i64::MIN` (whose `abs` overflows), numbers above `i64::MAX` as `u64`, and the rest as
+/// `f64`, where a cast to `i64` saturates.
+fn safe_integer(value: &Value) -> Option<i64> {
+    let Value::Number(number) = value else {
+        return None;
     };
-    exact
-        .filter(|i| i.abs() <= MAX_SAFE_INTEGER)
-        .ok_or_else(|| site.wrong_type(expected, value))
+    if let Some(i) = number.as_i64() {
+        return (i.unsigned_abs() <= MAX_SAFE_INTEGER.unsigned_abs()).then_some(i);
+    }
+    if number.is_u64() {
+        // Above i64::MAX, so beyond 2^53.
+        return None;
+    }
+    let f = number.as_f64()?;
+    #[allow(clippy::cast_precision_loss)] // 2^53 − 1 is exact in an f64
+    let limit = MAX_SAFE_INTEGER as f64;
+    if !(f.is_finite() && f.fract() == 0.0 && f.abs() <= limit) {
+        return None;
+    }
+    #[allow(clippy::cast_possible_truncation)] // an integer within ±2^53: exact
+    let i = f as i64;
+    Some(i)
 }
 
 macro_rules! integer_field {

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::error::{SchemaError, from_node};
 use super::field::{CoField, FieldSite};
+use super::owner::check_same_owner;
 use super::reference::Loaded;
 use super::resolve::{ResolveBuilder, sub_query};
 use crate::cojson::{CoValueType, LocalNode, ResolveQuery};
@@ -68,6 +69,29 @@ impl MapReader<'_> {
             node: self.node,
         };
         T::read_field(self.fields.get(json_name), &site)
+    }
+
+    /// Checks `#[co(same_owner)]` on the field `json_name`: the CoValue it names must be
+    /// owned by this CoMap's owner ([`SchemaError::ForeignReference`] otherwise).
+    ///
+    /// Only what the read's node holds can be checked: without a node, with the field
+    /// absent or not an id (the field's own read reports that), or with the referenced
+    /// CoValue not in the node, there is nothing to compare and the check passes. A route's
+    /// worker holds what the route's `resolve` loads, so a field the resolve names is
+    /// always checked (and one it does not name is not loaded to be used anyway).
+    pub fn check_same_owner(&self, json_name: &'static str) -> Result<(), SchemaError> {
+        let Some(node) = self.node else {
+            return Ok(());
+        };
+        let Some(reference) = self
+            .fields
+            .get(json_name)
+            .and_then(Value::as_str)
+            .and_then(|s| CoID::parse(s).ok())
+        else {
+            return Ok(());
+        };
+        check_same_owner(node, self.id, self.schema, json_name, &reference)
     }
 
     /// The CoMap's id.

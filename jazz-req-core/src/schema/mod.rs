@@ -8,17 +8,25 @@
 //! Reading a value that does not fit its field — a number above 2^53 or a fraction into an
 //! integer, a missing required field, a wrong type written by another peer — is a
 //! [`SchemaError`] naming the CoValue and the field.
+//!
+//! A reference field marked `#[co(same_owner)]` must point at a CoValue owned by the
+//! CoMap's own owner ([`SchemaError::ForeignReference`] otherwise): a map someone made in
+//! their own group cannot borrow another group's list. It is checked whenever the map is
+//! read with a node that holds the referenced CoValue — for a route, on what its `resolve`
+//! loads, before the request is claimed.
 
 mod error;
 mod field;
 mod list;
 mod load;
 mod map;
+mod owner;
 mod reference;
 mod resolve;
+mod serialize_key;
 mod tx;
 
-pub use error::{NotLoaded, SchemaError};
+pub use error::{NotLoaded, SchemaError, invalid_request};
 pub use field::{
     CoEnum, CoField, FieldSite, Json, MAX_SAFE_INTEGER, enum_read_field, enum_write_field,
 };
@@ -27,8 +35,8 @@ pub use load::{LoadError, MAX_RESOLVE_LOADS, load_resolved};
 pub use map::{
     CoMapSchema, FieldInfo, MapReader, MapWriter, read_fields, read_loaded, to_json_fields,
 };
+pub use owner::{ForeignReference, Owner, SameOwnerField};
 pub use reference::{Account, Group, Loaded, Member, Ref};
 pub use resolve::{LeafResolve, NotAReference, ResolveBuilder, ResolveFields, descend};
+pub use serialize_key::SerializeKey;
 pub use tx::Tx;
-
-pub(crate) use error::invalid_request;

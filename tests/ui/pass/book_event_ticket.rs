@@ -10,6 +10,7 @@ use serde_json::json;
 pub struct Event {
     pub name: String,
     pub capacity: u32,
+    #[co(same_owner)]
     pub reservations: CoList<Ref<Ticket>>,
 }
 

@@ -1,0 +1,23 @@
+//! What a route's `serialize = param` may name: a parameter holding one CoValue reference,
+//! whose id keys the lock that runs the route's handlers one at a time per CoValue.
+
+use super::list::CoList;
+use super::reference::{Account, Group, Loaded, Ref};
+
+/// A request parameter type `serialize = param` can lock on: a reference to one CoValue.
+///
+/// A plain value (a number, a string) names no CoValue, so no lock would be taken; an
+/// `Option` may be absent, and the handler would then run unlocked. Both are refused at
+/// compile time by `#[jazz_request]`.
+#[diagnostic::on_unimplemented(
+    message = "`serialize` needs a parameter holding a CoValue reference, not `{Self}`",
+    label = "not a CoValue reference",
+    note = "`serialize = param` runs the route's handlers one at a time per CoValue `param` refers to: the parameter must be a Loaded<T>, Ref<T>, CoList<T>, Account or Group; not a plain value (it names no CoValue to lock) and not an Option (an absent value would run unlocked)"
+)]
+pub trait SerializeKey {}
+
+impl<T> SerializeKey for Loaded<T> {}
+impl<T> SerializeKey for Ref<T> {}
+impl<T> SerializeKey for CoList<T> {}
+impl SerializeKey for Account {}
+impl SerializeKey for Group {}
