@@ -140,7 +140,7 @@ fn cojson_reads_groups_maps_and_lists_written_in_rust() {
         carol
             .node
             .map_set(&map, "carol", json!("ignored"), Privacy::Private),
-        Err(NodeError::CannotWrite { .. })
+        Err(NodeError::NotPermitted { role: "reader", .. })
     ));
     carol.node.allow_writes_without_role(true);
     carol

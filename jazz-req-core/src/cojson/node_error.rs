@@ -86,6 +86,17 @@ pub enum NodeError {
     /// The storage failed.
     #[error("storage failed")]
     Storage(#[source] StorageFailure),
+    /// This node's account may not write to `id`: its role in the group that owns it does not
+    /// allow it (every peer would find the transaction invalid and ignore it).
+    #[error("this account may not write to {id}: its role in group {group} is {role}")]
+    NotPermitted {
+        /// The CoValue written to.
+        id: CoID,
+        /// The group that owns it.
+        group: CoID,
+        /// This account's role there (`none` when it is no member).
+        role: &'static str,
+    },
     /// A write could not be made.
     #[error("cannot write to {id}: {reason}")]
     CannotWrite {

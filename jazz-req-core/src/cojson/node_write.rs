@@ -348,13 +348,11 @@ impl LocalNode {
         let me = self.member_key(state);
         match state.role_of(&me, None, &cache) {
             Some(role) if role.can_write() => Ok(()),
-            role => Err(cannot(
-                id,
-                format!(
-                    "this account may not write in group {group} (its role: {})",
-                    role.map_or("none", Role::as_str)
-                ),
-            )),
+            role => Err(NodeError::NotPermitted {
+                id: id.clone(),
+                group: group.clone(),
+                role: role.map_or("none", Role::as_str),
+            }),
         }
     }
 

@@ -183,10 +183,15 @@ impl SignedBody {
     }
 }
 
+/// What the signing text starts with room for (it doubles as needed).
+const INITIAL_SIGNING_TEXT: usize = 4096;
+
 fn signing_hash(pieces: &[Value], id: &CoID, created_at: &Number, signer: &SignerID) -> Hash {
     // Built as text rather than as a JSON value, to avoid copying the pieces: stable JSON of
-    // an object with these four keys, in sorted order.
-    let mut text = String::with_capacity(256 + pieces.len() * 1024);
+    // an object with these four keys, in sorted order. The text grows with what is written
+    // (about the body's size): nothing is reserved per piece, so a body of many tiny pieces
+    // cannot ask for more memory than its own text needs.
+    let mut text = String::with_capacity(INITIAL_SIGNING_TEXT);
     text.push_str("{\"contentPieces\":[");
     for (i, piece) in pieces.iter().enumerate() {
         if i > 0 {

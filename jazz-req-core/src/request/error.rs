@@ -101,6 +101,18 @@ impl JazzRequestError {
         }
     }
 
+    /// 403 "The worker cannot write to co_z…": the request asked the worker to write to a
+    /// CoValue whose group does not let the worker's account write (every peer would ignore
+    /// such a write). Details: `{"covalue": id}`.
+    pub fn cannot_write(id: &crate::crypto::CoID) -> Self {
+        Self {
+            message: format!("The worker cannot write to {id}"),
+            code: 403,
+            details: Some(json!({ "covalue": id.as_str() })),
+            cause: None,
+        }
+    }
+
     /// 500 "Internal server error": a failure of the worker itself, not of the request.
     /// `source` (an error, or a description) is kept for the operator's log when the error
     /// is answered; the client gets the generic message only.

@@ -51,6 +51,11 @@ impl InFlightSenders {
         }
     }
 
+    /// How many CoValues requests in flight keep in memory.
+    pub(crate) fn pinned_count(&self) -> usize {
+        self.pins.len()
+    }
+
     /// Whether a request in flight uses `id` (brought it, or is its sender).
     pub(crate) fn is_pinned(&self, id: &CoID) -> bool {
         self.pins.contains_key(id)

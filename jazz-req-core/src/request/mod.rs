@@ -41,4 +41,4 @@ pub use route::RouteSpec;
 pub use serve::{Listener, serve, serve_connections, spawn_server};
 pub use sync_peer::PeerStartError;
 pub use typed_route::{Route, WorkerIdError, WorkerRef};
-pub use worker::{DecodedRequest, RequestWorker, WorkerConfig};
+pub use worker::{DecodedRequest, RequestWorker, WorkerConfig, WorkerMemory};

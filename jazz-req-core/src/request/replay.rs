@@ -21,7 +21,8 @@ pub trait ReplayGuard: Send + Sync + std::fmt::Debug {
     /// Claims `id` for a request acceptable until `valid_until_ms` (by the worker's clock,
     /// which shows `now_ms`). `Ok(Some(claim))` for the first claim — the caller records
     /// `claim` durably with the request's writes; `Ok(None)` when `id` was claimed before and
-    /// the claim has not expired. Of concurrent claims exactly one wins.
+    /// the claim has not expired, or when the request itself has expired (`valid_until_ms` is
+    /// before `now_ms`). Of concurrent claims exactly one wins.
     fn claim(
         &self,
         id: &CoID,
@@ -81,6 +82,11 @@ impl ReplayGuard for StoredReplayGuard {
         valid_until_ms: u64,
         now_ms: u64,
     ) -> Result<Option<Claim>, StorageError> {
+        if valid_until_ms < now_ms {
+            // An expired request is never claimed: its claim would be expired on arrival, and
+            // a later copy would take it as free.
+            return Ok(None);
+        }
         let mut recent = self.recent.lock().map_err(|_| StorageError::Poisoned)?;
         if recent.ids.len() > recent.prune_at {
             recent.ids.retain(|_, until| *until >= now_ms);

@@ -174,7 +174,7 @@ impl WorkerShared {
 #[derive(Clone)]
 pub struct RequestWorker {
     pub(crate) shared: Arc<WorkerShared>,
-    routes: Arc<HashMap<String, Route>>,
+    routes: Arc<HashMap<String, Arc<Route>>>,
 }
 
 impl std::fmt::Debug for RequestWorker {
@@ -184,6 +184,17 @@ impl std::fmt::Debug for RequestWorker {
             .field("routes", &self.routes.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
+}
+
+/// What a worker holds in memory now (see [`RequestWorker::memory`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerMemory {
+    /// CoValues in the worker's node.
+    pub covalues: usize,
+    /// Content pieces queued for the store and not yet taken.
+    pub queued: usize,
+    /// CoValues kept in memory by requests in flight.
+    pub pinned: usize,
 }
 
 /// A request the worker has verified and decoded (what `jazz-req inspect` shows).
@@ -255,12 +266,25 @@ impl RequestWorker {
         let routes = Arc::make_mut(&mut self.routes);
         routes.insert(
             spec.path().to_owned(),
-            Route {
+            Arc::new(Route {
                 spec,
                 handler: Arc::new(handler),
-            },
+            }),
         );
         self
+    }
+
+    /// What the worker holds in memory now: a figure for operators and tests (it should
+    /// return to where it was once the requests in flight are done, whatever became of
+    /// their clients).
+    pub fn memory(&self) -> Result<WorkerMemory, NodeError> {
+        let node = self.shared.lock_node()?;
+        let pinned = self.shared.in_flight().pinned_count();
+        Ok(WorkerMemory {
+            covalues: node.ids().count(),
+            queued: node.queued_count(),
+            pinned,
+        })
     }
 
     /// The largest body this worker accepts, in bytes.
@@ -286,20 +310,43 @@ impl RequestWorker {
 
     /// Answers an HTTP request: routes by path; 404 for an unknown path, 405 for a method
     /// other than POST. Every failure is a `JazzRequestError` body.
+    ///
+    /// On a tokio runtime the request runs in a task of its own, to the end: a caller that
+    /// stops waiting (a client that disconnects, a timeout) does not cut it short at a
+    /// waiting point (a load from the sync server, the `serialize` lock, the handler), where
+    /// what it brought, pinned and queued would stay in memory for good. A request that
+    /// started is finished and cleaned up as if its client were still there (jazz-tools'
+    /// handlers, too, run to the end when the client goes away); a replay of it is refused.
+    /// A handler that panics is answered 500.
     pub async fn handle(&self, request: http::Request<Bytes>) -> http::Response<Bytes> {
         let path = request.uri().path().to_owned();
-        let Some(route) = self.routes.get(&path) else {
+        let Some(route) = self.routes.get(&path).cloned() else {
             return JazzRequestError::new(format!("No route for {path}"), 404).to_response();
         };
         if request.method() != http::Method::POST {
             return JazzRequestError::new("Requests are sent with POST", 405).to_response();
         }
+        if tokio::runtime::Handle::try_current().is_err() {
+            // No runtime to run it on (a caller polling by hand): run it here.
+            return self.answer(&route, request).await;
+        }
+        let worker = self.clone();
+        let task = tokio::spawn(async move { worker.answer(&route, request).await });
+        task.await.unwrap_or_else(|failed| {
+            let error = JazzRequestError::internal_while("running the request", failed);
+            error.to_response()
+        })
+    }
+
+    /// Answers a request for one route (what jazz-tools' `route.handle` does).
+    async fn answer(&self, route: &Route, request: http::Request<Bytes>) -> http::Response<Bytes> {
         self.handle_route(&route.spec, route.handler.as_ref(), request)
             .await
     }
 
-    /// Answers a request for one route (what jazz-tools' `route.handle` does).
-    pub async fn handle_route(
+    /// Answers a request for one route, in the caller's task: unlike [`RequestWorker::handle`],
+    /// a caller that stops polling it cuts it short (see there).
+    async fn handle_route(
         &self,
         spec: &RouteSpec,
         handler: &dyn Handler,
@@ -398,7 +445,11 @@ impl RequestWorker {
         resolve: &crate::cojson::ResolveQuery,
         handler: &dyn Handler,
     ) -> Result<Accepted, JazzRequestError> {
-        let signed = self.check_body(body)?;
+        // One reading of the clock for the whole request: the expiry check and the replay
+        // claim must agree on what "now" is, or a copy crossing the end of the window between
+        // the two could find an earlier copy's claim expired and claim the id again.
+        let now = self.shared.clock.now_ms();
+        let signed = self.check_body_at(body, now)?;
         #[allow(clippy::cast_precision_loss)] // ms timestamps are far below 2^53
         let expiry_f = self.shared.config.expiry_ms as f64;
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked finite
@@ -454,7 +505,14 @@ impl RequestWorker {
                 }
             }
         }
-        let admitted = self.admit(&mut node, &signed, resolve, handler, &brought, valid_until);
+        let admitted = self.admit(
+            &mut node,
+            &signed,
+            resolve,
+            handler,
+            &brought,
+            RequestTime { now, valid_until },
+        );
         match admitted {
             Ok((sender, values)) => {
                 let mut pinned = brought;
@@ -502,9 +560,9 @@ impl RequestWorker {
         resolve: &crate::cojson::ResolveQuery,
         handler: &dyn Handler,
         brought: &[CoID],
-        valid_until: u64,
+        time: RequestTime,
     ) -> Result<(CoID, Map<String, Value>), Refused> {
-        let now = self.shared.clock.now_ms();
+        let RequestTime { now, valid_until } = time;
         let worker = &self.shared.account;
         let envelope = read_envelope(node, &signed.id)?;
         let sender = envelope.sender;
@@ -532,6 +590,7 @@ impl RequestWorker {
             // The envelope's group does not let the worker write: the request's fault.
             NodeError::NoReadKey { .. }
             | NodeError::CannotWrite { .. }
+            | NodeError::NotPermitted { .. }
             | NodeError::MissingDependency { .. }
             | NodeError::WrongKind { .. } => Refused {
                 error: unreadable(
@@ -676,13 +735,17 @@ impl RequestWorker {
     /// The checks that need no state: JSON, shape, expiry (and a `createdAt` too far in the
     /// future), and the token.
     fn check_body(&self, body: &[u8]) -> Result<SignedBody, JazzRequestError> {
+        self.check_body_at(body, self.shared.clock.now_ms())
+    }
+
+    /// [`RequestWorker::check_body`] at the worker's time `now` (read once per request).
+    fn check_body_at(&self, body: &[u8], now: u64) -> Result<SignedBody, JazzRequestError> {
         let json: Value = serde_json::from_slice(body).map_err(|e| {
             JazzRequestError::invalid_payload(Some(
                 json!({"reason": format!("body is not JSON: {e}")}),
             ))
         })?;
         let signed = SignedBody::from_json_value(json)?;
-        let now = self.shared.clock.now_ms();
         let created_at = signed.created_at_ms();
         let config = &self.shared.config;
         #[allow(clippy::cast_precision_loss)] // ms timestamps are far below 2^53
@@ -746,6 +809,14 @@ pub(crate) struct Accepted {
     failures_seen: u64,
     /// What stays in memory while it runs (see `in_flight`).
     pinned: Vec<CoID>,
+}
+
+/// The worker's one clock reading for a request, and until when (by that clock) the request
+/// is acceptable.
+#[derive(Clone, Copy, Debug)]
+struct RequestTime {
+    now: u64,
+    valid_until: u64,
 }
 
 /// Why [`RequestWorker::admit`] refused a request, and whether the envelope already got the

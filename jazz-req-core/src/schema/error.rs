@@ -132,9 +132,16 @@ impl From<NotLoaded> for JazzRequestError {
 }
 
 impl From<NodeError> for JazzRequestError {
-    /// The node failed to read or write: the worker's fault (500, logged).
+    /// A write the worker's account may not make (the request named a CoValue of a group
+    /// where the worker is no writer) is 403, naming the CoValue; any other failure of the
+    /// node to read or write is the worker's fault (500, logged).
     fn from(error: NodeError) -> Self {
-        JazzRequestError::internal_while("reading or writing the worker's node", error)
+        match error {
+            NodeError::NotPermitted { id, .. } => JazzRequestError::cannot_write(&id),
+            other => {
+                JazzRequestError::internal_while("reading or writing the worker's node", other)
+            }
+        }
     }
 }
 
