@@ -232,10 +232,12 @@ async fn an_event_the_worker_may_not_write_to(live: Live) {
         .read_lists(&lists.iter().map(String::as_str).collect::<Vec<_>>())
         .await;
     eprintln!(
-        "case 2: answers {:?}; the attackers' lists hold {:?}; the first answer: {}",
+        "case 2: answers {:?}; the attackers' lists hold {:?}; the first answer: {}, sent \
+         again: {}",
         statuses(&results),
         held.values().map(BTreeSet::len).collect::<Vec<_>>(),
-        answer(&results[0])
+        answer(&results[0]),
+        results[0]["resent"]
     );
     for result in &results {
         assert_forbidden(result);
