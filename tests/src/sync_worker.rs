@@ -3,9 +3,14 @@
 //! the tests of what a worker does at its sync server (`sync_waits.rs`, `sync_follows.rs`).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use jazz_req::cojson::ContentMessage;
+use jazz_req::cojson::keys::Reader;
 use jazz_req::prelude::*;
+use jazz_req::request::PeerStartError;
+use jazz_req::storage::StorageError;
+use jazz_req::sync::SyncOptions;
 use jazz_req_examples::echo::Echo;
 use jazz_req_examples::event_tickets::BookEventTicket;
 use serde_json::Value;
@@ -18,6 +23,12 @@ pub enum SyncedWorkerError {
     /// The worker did not start.
     #[error(transparent)]
     Start(#[from] WorkerStartError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StorageError),
+    /// The worker could not become a peer of the sync server.
+    #[error(transparent)]
+    Connect(#[from] PeerStartError),
     /// Its HTTP server could not listen.
     #[error("the worker's HTTP server could not listen")]
     Serve(#[from] std::io::Error),
@@ -66,6 +77,37 @@ impl SyncedWorker {
         let worker = WorkerOptions::new(peer.account.clone(), peer.secret.clone(), store)
             .with_sync_server(sync_url)
             .start()
+            .await?
+            .register(BookEventTicket)
+            .register(Echo);
+        let worker = more(worker);
+        let addr = spawn_server(([127, 0, 0, 1], 0).into(), worker.clone()).await?;
+        Ok(Self {
+            worker,
+            account: peer.account.clone(),
+            base_url: format!("http://{addr}"),
+        })
+    }
+
+    /// As [`SyncedWorker::start_with_routes`], with a sync client of `options` (e.g. a short
+    /// `ack_timeout`).
+    ///
+    /// # Errors
+    /// [`SyncedWorkerError::Store`], [`SyncedWorkerError::Connect`],
+    /// [`SyncedWorkerError::Serve`].
+    pub async fn start_with_options(
+        peer: &Peer,
+        sync_url: &str,
+        store: &Path,
+        options: SyncOptions,
+        more: impl FnOnce(RequestWorker) -> RequestWorker,
+    ) -> Result<Self, SyncedWorkerError> {
+        // As `WorkerOptions::start` does with a sync server, with these options.
+        let mut node = LocalNode::new(Reader::new(Some(peer.account.clone()), peer.secret.clone()));
+        node.attach_storage(Arc::new(SqliteStorage::open(store)?));
+        node.load_from_storage(&peer.account)
+            .map_err(PeerStartError::Node)?;
+        let worker = RequestWorker::connect(node, sync_url, options)
             .await?
             .register(BookEventTicket)
             .register(Echo);

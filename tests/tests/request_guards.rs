@@ -249,6 +249,65 @@ async fn a_write_the_worker_may_not_make_is_a_403_and_leaves_nothing() {
     }
 }
 
+static UNTYPED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_that_declares_its_writes_refuses_an_unwritable_one_before_the_claim() {
+    let mut worker = in_process(Arc::new(jazz_req::request::SystemClock));
+    let spec = RouteSpec::new("/api/declared-writes")
+        .with_request_resolve(
+            jazz_req::cojson::ResolveQuery::from_json(&json!({"event": {"reservations": true}}))
+                .unwrap(),
+        )
+        .writing_to(["event", "reservations"])
+        .serialized_on("event");
+    worker.worker = worker
+        .worker
+        .route(spec, |_ctx: RequestContext| async move {
+            UNTYPED_RUNS.fetch_add(1, Ordering::SeqCst);
+            Ok(serde_json::Map::new())
+        });
+    let client = client(&worker, Arc::new(jazz_req::request::SystemClock));
+    // The worker's own event: it may write to its list. The client's own: it may not.
+    let own = client
+        .node()
+        .unwrap()
+        .batch(|node| create_event(&mut Tx::new(node), "My own night", 10))
+        .unwrap();
+    let pieces = client
+        .node()
+        .unwrap()
+        .export_json(own.id(), &Event::resolve().reservations(|r| r).into_query())
+        .unwrap();
+    worker
+        .worker
+        .with_node(|node| {
+            for piece in &pieces {
+                node.import(jazz_req::cojson::ContentMessage::from_json(piece).unwrap())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let list = own.reservations.id().clone();
+
+    let refused = body(&client, &worker, json!({"event": own.id().as_str()}));
+    for _ in 0..2 {
+        // Refused before the claim, the same way each time (its id stays unused).
+        let (status, answered) = answer(&worker.worker, "/api/declared-writes", &refused).await;
+        assert_eq!(status, 403, "{answered}");
+        assert_eq!(
+            answered["message"],
+            json!(format!("The worker cannot write to {list}"))
+        );
+    }
+    assert_eq!(UNTYPED_RUNS.load(Ordering::SeqCst), 0, "the handler ran");
+
+    let accepted = body(&client, &worker, json!({"event": worker.event.as_str()}));
+    let (status, answered) = answer(&worker.worker, "/api/declared-writes", &accepted).await;
+    assert_eq!(status, 200, "{answered}");
+    assert_eq!(UNTYPED_RUNS.load(Ordering::SeqCst), 1);
+}
+
 /// Waits (bounded) until `check` holds, then returns whether it did.
 async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     for _ in 0..600 {

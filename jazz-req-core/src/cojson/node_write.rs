@@ -335,6 +335,22 @@ impl LocalNode {
         self.writes_without_role = allow;
     }
 
+    /// Whether this node's account may write to `id` now: `Ok` for a CoValue owned by a
+    /// group where its role lets it write (or one not owned by a group: an account, a group,
+    /// whose own rules decide each change); [`NodeError::NotPermitted`] otherwise.
+    pub fn may_write(&self, id: &CoID) -> Result<(), NodeError> {
+        let value = self
+            .get(id)
+            .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
+        match &value.header().ruleset {
+            Ruleset::OwnedByGroup { group, .. } => {
+                let group = group.clone();
+                self.ensure_may_write_in(&group, id)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses a write to `id` (owned by `group`) unless this node's role in `group` lets it
     /// write: every peer would find such a transaction invalid and ignore it, silently (as
     /// cojson does); here the writer learns it at once.

@@ -24,10 +24,21 @@
 //! request's bookkeeping (a handler that wrote through a clone of the worker,
 //! [`Submitted::await_sync`]). A request that wrote nothing but its own bookkeeping (the
 //! envelope's `$handled` mark) answers once that is stored; the push follows in take order
-//! and is acknowledged in the background, with at most [`MAX_ANSWERED_UNACKNOWLEDGED`] such
-//! answers ahead of the server. The response envelope is neither stored nor pushed: the
-//! client has it in the body. What a request brought stops being followed by the sync client
-//! once its push is acknowledged ([`Submitted::then_unfollow`]).
+//! and is acknowledged in the background, with at most
+//! [`SyncOptions::max_answered_unacknowledged`] such answers ahead of the server. The response
+//! envelope is neither stored nor pushed: the client has it in the body. What a request
+//! brought, and what its handler created, stops being followed by the sync client once its
+//! push is acknowledged ([`Submitted::then_unfollow`], [`SyncClient::forget_created`]).
+//!
+//! An answer is never a 200 while what its handler wrote is unacknowledged: past the sync
+//! options' `ack_timeout` it is a 504, and what it wrote stays stored, in the outbox and
+//! queued in the sync client (sent again on every reconnection). A turn counts as
+//! acknowledged only once the server acknowledged it, however late: a push that timed out is
+//! not "settled", so a later request whose writes rode in it still waits (and times out in
+//! turn), and the permits of answers that left ahead of the server come back only with the
+//! acknowledgement, so that bound holds while the server is away. A push the sync client
+//! gives up (the server lacks earlier content nobody holds, or the client shut down) counts
+//! as a failed store: every request in flight across it answers 5xx.
 //!
 //! The waiting runs in a task of its own: a request whose client went away still completes
 //! its store and push (later pushes wait for it).
@@ -43,15 +54,20 @@ use super::worker::RequestWorker;
 use crate::cojson::{ContentMessage, LocalNode};
 use crate::crypto::CoID;
 use crate::storage::{Claim, PendingStore};
+#[cfg(doc)]
+use crate::sync::SyncOptions;
 use crate::sync::{PendingPush, SyncClient, SyncError};
 
 /// Stores between two purges of expired claims from the store.
 const PURGE_EVERY: u64 = 4096;
 
 /// How many requests may have answered before the sync server acknowledged their bookkeeping
-/// (see [`AwaitSync::Stored`]): past this, an answer waits for the server to catch up, so a
-/// slow server slows the answers instead of growing what is queued for it.
-pub(crate) const MAX_ANSWERED_UNACKNOWLEDGED: usize = 256;
+/// (see [`AwaitSync::Stored`]) until the worker becomes a peer of a sync server, whose
+/// [`SyncOptions::max_answered_unacknowledged`] then sets it: past this, an answer waits for
+/// the server to catch up, so a slow server slows the answers instead of growing what is
+/// queued for it.
+pub(crate) const MAX_ANSWERED_UNACKNOWLEDGED: usize =
+    crate::sync::options::DEFAULT_MAX_ANSWERED_UNACKNOWLEDGED;
 
 /// What a request's answer waits for, beyond its store, when the worker has a sync server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +101,10 @@ pub(crate) struct Submitted {
     failures_seen: u64,
     /// What the sync client stops following once this is pushed and acknowledged.
     unfollow: Vec<CoID>,
+    /// The CoValues whose header this take carries (new to the store): what of them the
+    /// sync client brought to the server (what a handler created) it stops following once
+    /// acknowledged ([`SyncClient::forget_created`]).
+    created: Vec<CoID>,
 }
 
 impl Submitted {
@@ -92,7 +112,7 @@ impl Submitted {
     /// request brought, which left memory: its envelope, its group). Otherwise it would
     /// follow every envelope ever handled, and load each again on every reconnection.
     pub(crate) fn then_unfollow(mut self, ids: &[CoID]) -> Self {
-        self.unfollow = ids.to_vec();
+        self.unfollow.extend_from_slice(ids);
         self
     }
 
@@ -123,6 +143,23 @@ impl Submitted {
             wait
         }
     }
+}
+
+/// A request that wrote, unacknowledged by the sync server within the ack timeout.
+fn not_acknowledged_in_time() -> JazzRequestError {
+    JazzRequestError::new(
+        "The sync server has not acknowledged the changes in time",
+        504,
+    )
+}
+
+/// A request that wrote only its bookkeeping, while too many answers are ahead of the sync
+/// server for longer than the ack timeout.
+fn too_far_ahead() -> JazzRequestError {
+    JazzRequestError::new(
+        "The sync server has not acknowledged earlier changes; try again later",
+        503,
+    )
 }
 
 /// What a request in flight across a failed store wrote may have been in that store.
@@ -166,6 +203,20 @@ struct GateState {
 /// Permits for answers that leave before the server acknowledged them.
 pub(crate) fn answered_unacknowledged() -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(MAX_ANSWERED_UNACKNOWLEDGED))
+}
+
+/// Sets the permits of a fresh [`answered_unacknowledged`] to `bound` (once, when the worker
+/// becomes a peer of a sync server: none is taken yet).
+pub(crate) fn bound_answered_unacknowledged(permits: &tokio::sync::Semaphore, bound: usize) {
+    // More would make `add_permits` panic.
+    let bound = bound.min(tokio::sync::Semaphore::MAX_PERMITS);
+    match bound.cmp(&MAX_ANSWERED_UNACKNOWLEDGED) {
+        std::cmp::Ordering::Less => {
+            permits.forget_permits(MAX_ANSWERED_UNACKNOWLEDGED - bound);
+        }
+        std::cmp::Ordering::Greater => permits.add_permits(bound - MAX_ANSWERED_UNACKNOWLEDGED),
+        std::cmp::Ordering::Equal => {}
+    }
 }
 
 type PushReply = oneshot::Sender<Option<Result<PendingPush, SyncError>>>;
@@ -213,8 +264,8 @@ impl PushGate {
         answer
     }
 
-    /// `turn` is acknowledged by the server (or given up); returns once every turn up to it
-    /// is.
+    /// `turn` is acknowledged by the server (or given up by the sync client; never merely
+    /// timed out); returns once every turn up to it is.
     async fn acknowledged(&self, turn: u64) {
         {
             let mut state = self.state();
@@ -256,6 +307,14 @@ impl RequestWorker {
             JazzRequestError::internal_while("taking what to store", error)
         })?;
         content.retain(|message| !not_kept.contains(&message.id));
+        let created: Vec<CoID> = match shared.sync.get() {
+            Some(_) => content
+                .iter()
+                .filter(|message| message.header.is_some())
+                .map(|message| message.id.clone())
+                .collect(),
+            None => Vec::new(),
+        };
         let mut claims = std::mem::take(&mut *shared.unstored_claims());
         // Every request takes a turn, even with nothing of its own to push: what it wrote may
         // ride with an earlier take, and it answers only once that is acknowledged.
@@ -294,6 +353,7 @@ impl RequestWorker {
             push_turn,
             failures_seen,
             unfollow: Vec::new(),
+            created,
         })
     }
 
@@ -331,16 +391,32 @@ impl RequestWorker {
             push_turn,
             failures_seen,
             unfollow,
+            created,
         } = submitted;
         let stored = match stored {
             None => Ok(()),
             Some(pending) => pending.finished().await.map(|_| self.purge_now_and_then()),
         };
         let sync = push_turn.zip(self.shared.sync.get());
+        if let Err(error) = stored {
+            if let Some((turn, sync)) = sync {
+                // Nothing to push, and the turn passes on.
+                let _ = self.shared.pushes.ready(sync, turn, None).await;
+                self.shared.pushes.acknowledged(turn).await;
+            }
+            self.forget_unstored(&content, claims);
+            // A request that stopped waiting is no reason to stop.
+            let _ = answer.send(Err(JazzRequestError::internal_while(
+                "storing the request's changes",
+                error,
+            )));
+            return;
+        }
         let mut answer = Some(answer);
-        let mut permit = None;
-        if let (Some((turn, sync)), Ok(())) = (sync, &stored) {
-            let to_push = (!content.is_empty()).then(|| content.as_ref().clone());
+        if let Some((turn, sync)) = sync {
+            // Not kept meanwhile: a push that waits long for the server holds it only once,
+            // in the sync client.
+            let to_push = (!content.is_empty()).then(|| Arc::unwrap_or_clone(content));
             let pushed = self
                 .shared
                 .pushes
@@ -348,27 +424,58 @@ impl RequestWorker {
                 .await
                 .ok()
                 .flatten();
+            // After the push, on the same channel: forgotten once it is acknowledged.
             if !unfollow.is_empty() {
-                // After the push, on the same channel: forgotten once it is acknowledged.
                 sync.forget(&unfollow);
             }
+            if !created.is_empty() {
+                sync.forget_created(&created);
+            }
+            let deadline = tokio::time::Instant::now() + sync.options().ack_timeout;
+            let mut permit = None;
             if wait == AwaitSync::Stored {
-                // Handed to the sync client in order: the answer may leave (once fewer than
-                // the limit are ahead of the server).
-                permit = Arc::clone(&self.shared.answered_unacknowledged)
-                    .acquire_owned()
-                    .await
-                    .ok();
+                // Handed to the sync client in order: the answer may leave once fewer than
+                // the limit are ahead of the server; past the ack timeout it is a 503.
+                let semaphore = Arc::clone(&self.shared.answered_unacknowledged);
+                let sent = match tokio::time::timeout_at(deadline, semaphore.acquire_owned()).await
+                {
+                    Ok(acquired) => {
+                        // The semaphore is never closed; without a permit the answer still
+                        // may leave.
+                        permit = acquired.ok();
+                        self.stored_in_time(failures_seen)
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            "the sync server is behind on acknowledging answered requests"
+                        );
+                        Err(too_far_ahead())
+                    }
+                };
                 if let Some(answer) = answer.take() {
-                    let _ = answer.send(self.stored_in_time(failures_seen));
+                    let _ = answer.send(sent);
                 }
             }
-            let acknowledged = match pushed {
-                None => Ok(()),
-                Some(Ok(pending)) => pending.acknowledged().await,
-                Some(Err(error)) => Err(error),
+            let settled = self.acknowledged(turn, pushed);
+            tokio::pin!(settled);
+            let acknowledged = match answer.take() {
+                None => settled.await,
+                Some(waiting) => match tokio::time::timeout_at(deadline, &mut settled).await {
+                    Ok(acknowledged) => {
+                        answer = Some(waiting);
+                        acknowledged
+                    }
+                    Err(_) => {
+                        // Never a 200 for what the server does not have; it stays queued,
+                        // and this turn counts once the server acknowledges it.
+                        tracing::warn!(
+                            "the sync server has not acknowledged the request's changes in time"
+                        );
+                        let _ = waiting.send(Err(not_acknowledged_in_time()));
+                        settled.await
+                    }
+                },
             };
-            self.shared.pushes.acknowledged(turn).await;
             drop(permit);
             match acknowledged {
                 Ok(()) => self.release_outbox(outbox),
@@ -385,26 +492,37 @@ impl RequestWorker {
                     }
                 }
             }
-        } else if let Some((turn, sync)) = sync {
-            // The store failed: nothing to push, and the turn passes on.
-            let _ = self.shared.pushes.ready(sync, turn, None).await;
-            self.shared.pushes.acknowledged(turn).await;
         }
-        let outcome = match stored {
-            Err(error) => {
-                self.forget_unstored(&content, claims);
-                Err(JazzRequestError::internal_while(
-                    "storing the request's changes",
-                    error,
-                ))
-            }
-            Ok(()) => self.stored_in_time(failures_seen),
-        };
         // Unless it already went (before the acknowledgement); a request that stopped waiting
         // is no reason to stop.
         if let Some(answer) = answer {
-            let _ = answer.send(outcome);
+            let _ = answer.send(self.stored_in_time(failures_seen));
         }
+    }
+
+    /// Waits until the server acknowledged `turn`'s push (`pushed`; however long that takes)
+    /// and every turn before it. A push the sync client gave up counts as a failed store
+    /// (requests in flight across it may have had their writes in it), then the turn passes
+    /// on.
+    async fn acknowledged(
+        &self,
+        turn: u64,
+        pushed: Option<Result<PendingPush, SyncError>>,
+    ) -> Result<(), SyncError> {
+        let own = match pushed {
+            None => Ok(()),
+            Some(Ok(pending)) => pending.acknowledged_eventually().await,
+            Some(Err(error)) => Err(error),
+        };
+        if let Err(error) = &own {
+            tracing::error!(
+                %error,
+                "a push was given up: requests in flight answer 5xx (what it held is stored and in the outbox)"
+            );
+            self.shared.store_failures.fetch_add(1, Ordering::SeqCst);
+        }
+        self.shared.pushes.acknowledged(turn).await;
+        own
     }
 
     /// `Ok` unless a store failed while the request was in flight.

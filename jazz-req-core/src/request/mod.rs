@@ -28,6 +28,7 @@ pub mod sync_peer;
 pub mod tower_service;
 pub mod typed_route;
 pub mod worker;
+mod writes;
 
 pub use body::SignedBody;
 pub use client::{RequestClient, Response};

@@ -15,6 +15,12 @@ pub struct RouteSpec {
     /// The request field (JSON name) whose CoValue requests are serialised on: requests
     /// naming the same CoValue run their handlers one at a time.
     pub serialize: Option<String>,
+    /// The CoValues the handler writes to, each a path of request fields (JSON names) from
+    /// the envelope, e.g. `["event", "reservations"]`: before a request is claimed, the
+    /// worker checks it may write to each (403 "The worker cannot write to co_z…" if not),
+    /// and a serialised route also holds each of them for the handler (two requests writing
+    /// to one CoValue run one at a time, whatever they name at the top).
+    pub writes: Vec<Vec<String>>,
 }
 
 impl RouteSpec {
@@ -25,6 +31,7 @@ impl RouteSpec {
             request_resolve: ResolveQuery::Value,
             response_resolve: ResolveQuery::Value,
             serialize: None,
+            writes: Vec::new(),
         }
     }
 
@@ -53,6 +60,14 @@ impl RouteSpec {
     #[must_use]
     pub fn serialized_on(mut self, field: impl Into<String>) -> Self {
         self.serialize = Some(field.into());
+        self
+    }
+
+    /// The same route, its handler writing to the CoValue at `path` (request fields from the
+    /// envelope; see [`RouteSpec::writes`]).
+    #[must_use]
+    pub fn writing_to<S: Into<String>>(mut self, path: impl IntoIterator<Item = S>) -> Self {
+        self.writes.push(path.into_iter().map(Into::into).collect());
         self
     }
 

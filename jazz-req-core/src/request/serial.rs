@@ -29,6 +29,18 @@ impl SerialLocks {
         lock.lock_owned().await
     }
 
+    /// Holds every one of `keys` (each once), taking them in one order — the keys sorted — so
+    /// that two requests holding overlapping sets can never wait for each other.
+    pub(crate) async fn lock_all(&self, mut keys: Vec<&str>) -> Vec<OwnedMutexGuard<()>> {
+        keys.sort_unstable();
+        keys.dedup();
+        let mut held = Vec::with_capacity(keys.len());
+        for key in keys {
+            held.push(self.lock(key).await);
+        }
+        held
+    }
+
     fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         // A poisoned table only means another thread panicked while holding it: the table is
         // still consistent (each operation is a single insert or retain), so keep using it.
@@ -89,6 +101,38 @@ mod tests {
         drop(other);
         for task in tasks {
             task.await.unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overlapping_key_sets_are_held_one_at_a_time_without_deadlock() {
+        let locks = Arc::new(SerialLocks::default());
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..32 {
+            let (locks, inside, most) = (locks.clone(), inside.clone(), most.clone());
+            tasks.push(tokio::spawn(async move {
+                // Each holds the shared list and one event of its own, named in either order.
+                let own = format!("co_zEvent{i}");
+                let keys = if i % 2 == 0 {
+                    vec![own.as_str(), "co_zList"]
+                } else {
+                    vec!["co_zList", own.as_str()]
+                };
+                let _held = locks.lock_all(keys).await;
+                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                inside.fetch_sub(1, Ordering::SeqCst);
+            }));
+        }
+        for task in tasks {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .unwrap()
+                .unwrap();
         }
         assert_eq!(most.load(Ordering::SeqCst), 1);
     }

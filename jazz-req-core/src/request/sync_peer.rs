@@ -237,8 +237,14 @@ impl RequestWorker {
                 }
             });
         }
+        let bound = client.options().max_answered_unacknowledged;
         if self.shared.sync.set(client).is_err() {
             tracing::warn!("the worker already had a sync server; the new one is not used");
+        } else {
+            super::durable::bound_answered_unacknowledged(
+                &self.shared.answered_unacknowledged,
+                bound,
+            );
         }
         self
     }

@@ -77,6 +77,14 @@ pub trait Route: Send + Sync + 'static {
     /// What the response carries and the client loads.
     fn response_resolve() -> ResolveQuery;
 
+    /// The CoValues the handler writes to (`writes = [event.reservations]`), each a path
+    /// from the request written as a resolve query of one field per level (`{ event: {
+    /// reservations: true } }`): the worker checks it may write to each before a request is
+    /// claimed, and a serialised route holds each (see [`RouteSpec::writes`]).
+    fn writes() -> Vec<ResolveQuery> {
+        Vec::new()
+    }
+
     /// The handler.
     fn handle(
         ctx: RequestContext,
@@ -89,6 +97,9 @@ pub trait Route: Send + Sync + 'static {
             .with_request_resolve(Self::request_resolve())
             .with_response_resolve(Self::response_resolve());
         spec.serialize = Self::SERIALIZE.map(str::to_owned);
+        for query in Self::writes() {
+            spec = spec.writing_to(super::writes::path_of(&query));
+        }
         spec
     }
 }

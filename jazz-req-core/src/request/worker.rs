@@ -389,7 +389,7 @@ impl RequestWorker {
                 self.shared.config.max_body_bytes,
             ));
         }
-        let accepted = self.accept(&body, &spec.request_resolve, handler).await?;
+        let accepted = self.accept(&body, spec, handler).await?;
         let current = tracing::Span::current();
         current.record("message_id", tracing::field::display(&accepted.signed.id));
         current.record("sender", tracing::field::display(&accepted.sender));
@@ -398,15 +398,16 @@ impl RequestWorker {
         // is held until the handler returns: what it wrote is then in the node, where the next
         // handler reads it, and each request still answers only once its own effects (and
         // whatever earlier store carries them) are stored and, as it waits, synced.
+        // The lock is also taken on each CoValue the route declares it writes to
+        // (`RouteSpec::writes`): two requests naming different CoValues at the top that lead
+        // to one written list still run one at a time.
         let serial = match spec.serialize.as_deref() {
             Some(field) => {
-                let key = accepted.values.get(field).and_then(Value::as_str);
-                match key {
-                    Some(key) => Some(self.shared.serial.lock(key).await),
-                    None => None,
-                }
+                let mut keys: Vec<&str> = accepted.writes.iter().map(CoID::as_str).collect();
+                keys.extend(accepted.values.get(field).and_then(Value::as_str));
+                self.shared.serial.lock_all(keys).await
             }
-            None => None,
+            None => Vec::new(),
         };
         let wrote = Arc::new(AtomicBool::new(false));
         let ctx = RequestContext {
@@ -442,9 +443,10 @@ impl RequestWorker {
     async fn accept(
         &self,
         body: &[u8],
-        resolve: &crate::cojson::ResolveQuery,
+        spec: &RouteSpec,
         handler: &dyn Handler,
     ) -> Result<Accepted, JazzRequestError> {
+        let resolve = &spec.request_resolve;
         // One reading of the clock for the whole request: the expiry check and the replay
         // claim must agree on what "now" is, or a copy crossing the end of the window between
         // the two could find an earlier copy's claim expired and claim the id again.
@@ -508,13 +510,13 @@ impl RequestWorker {
         let admitted = self.admit(
             &mut node,
             &signed,
-            resolve,
+            spec,
             handler,
             &brought,
             RequestTime { now, valid_until },
         );
         match admitted {
-            Ok((sender, values)) => {
+            Ok((sender, values, writes)) => {
                 let mut pinned = brought;
                 if !pinned.contains(&sender) {
                     pinned.push(sender.clone());
@@ -524,6 +526,7 @@ impl RequestWorker {
                     signed,
                     sender,
                     values,
+                    writes,
                     fresh,
                     failures_seen,
                     pinned,
@@ -557,11 +560,11 @@ impl RequestWorker {
         &self,
         node: &mut LocalNode,
         signed: &SignedBody,
-        resolve: &crate::cojson::ResolveQuery,
+        spec: &RouteSpec,
         handler: &dyn Handler,
         brought: &[CoID],
         time: RequestTime,
-    ) -> Result<(CoID, Map<String, Value>), Refused> {
+    ) -> Result<(CoID, Map<String, Value>, Vec<CoID>), Refused> {
         let RequestTime { now, valid_until } = time;
         let worker = &self.shared.account;
         let envelope = read_envelope(node, &signed.id)?;
@@ -575,9 +578,10 @@ impl RequestWorker {
         if envelope.fields.get(HANDLED_KEY) == Some(&json!(worker.as_str())) {
             return Err(already_handled().into());
         }
-        let values = envelope_values(node, &signed.id, &envelope.fields, resolve)?;
+        let values = envelope_values(node, &signed.id, &envelope.fields, &spec.request_resolve)?;
         check_decryptable(node, brought)?;
         handler.check(&signed.id, &values, node)?;
+        let writes = super::writes::writable_targets(node, &values, &spec.writes)?;
         node.batch(|node| {
             node.map_set(
                 &signed.id,
@@ -623,7 +627,7 @@ impl RequestWorker {
         if self.shared.storage.is_some() {
             self.shared.unstored_claims().push(claim);
         }
-        Ok((sender, values))
+        Ok((sender, values, writes))
     }
 
     /// Builds and signs the response; answers only once the request's effects are stored
@@ -803,6 +807,8 @@ pub(crate) struct Accepted {
     signed: SignedBody,
     sender: CoID,
     values: Map<String, Value>,
+    /// The CoValues the route declares its handler writes to, as this request names them.
+    writes: Vec<CoID>,
     /// The CoValues the request brought that the node did not have.
     fresh: Vec<CoID>,
     /// How many stores had failed when it was accepted.

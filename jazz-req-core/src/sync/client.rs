@@ -77,6 +77,18 @@ impl PendingPush {
             }),
         }
     }
+
+    /// Waits until the server acknowledged the content, however long that takes (the content
+    /// stays queued and is sent again on every reconnection): for a caller that must not take
+    /// a timeout for a failure, e.g. one that releases what it holds only once the server has
+    /// the content. Ends with an error only when the content can no longer be delivered
+    /// ([`SyncError::MissingEarlierContent`], [`SyncError::Closed`]).
+    pub async fn acknowledged_eventually(self) -> Result<(), SyncError> {
+        let Some(AwaitedAck { answer, .. }) = self.waiting else {
+            return Ok(());
+        };
+        answer.await.unwrap_or(Err(SyncError::Closed))
+    }
 }
 
 /// What the sync server pushes unasked, from [`SyncClient::updates`].
@@ -152,6 +164,23 @@ impl SyncClient {
     /// The sync server's URL.
     pub fn url(&self) -> &str {
         &self.inner.url
+    }
+
+    /// The options the client was connected with.
+    pub fn options(&self) -> &SyncOptions {
+        &self.inner.options
+    }
+
+    /// How many CoValues the client follows: what it loaded (and the server had), what it
+    /// received, and what it pushed and was not told to forget. Each is loaded again on every
+    /// reconnection.
+    ///
+    /// # Errors
+    /// [`SyncError::Closed`] once the client is shut down.
+    pub async fn followed_count(&self) -> Result<usize, SyncError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Followed(reply))?;
+        answer.await.map_err(|_| SyncError::Closed)
     }
 
     /// Where the connection stands, and its changes.
@@ -337,6 +366,16 @@ impl SyncClient {
     pub fn forget(&self, ids: &[CoID]) {
         // After shutdown there is nothing to forget.
         let _ = self.send(Command::Forget(ids.to_vec()));
+    }
+
+    /// Stops following those of `ids` that this client brought to the server: first followed
+    /// by a push that carried their header, and neither loaded nor sent by the server since
+    /// (e.g. CoValues a worker's handler created, which only the worker writes). As with
+    /// [`SyncClient::forget`], once their pushed content is acknowledged. What was loaded, or
+    /// what others write, stays followed: its updates still arrive.
+    pub fn forget_created(&self, ids: &[CoID]) {
+        // After shutdown there is nothing to forget.
+        let _ = self.send(Command::ForgetCreated(ids.to_vec()));
     }
 
     /// Stops the client: new loads and pushes fail with [`SyncError::Closed`]; content not

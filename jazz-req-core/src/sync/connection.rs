@@ -58,6 +58,10 @@ pub(crate) enum Command {
         reply: PushReply,
     },
     Forget(Vec<CoID>),
+    /// Forget what of these the client brought to the server (see `SyncState::forget_created`).
+    ForgetCreated(Vec<CoID>),
+    /// How many CoValues are followed.
+    Followed(oneshot::Sender<usize>),
     Shutdown {
         reply: oneshot::Sender<Result<(), SyncError>>,
     },
@@ -328,6 +332,10 @@ impl Connection {
                     let _ = reply.send(Err(SyncError::Closed));
                 }
                 Command::Forget(ids) => self.state.forget(&ids),
+                Command::ForgetCreated(ids) => self.state.forget_created(&ids),
+                Command::Followed(reply) => {
+                    let _ = reply.send(self.state.followed_count());
+                }
                 Command::Shutdown { reply } => shutdown.replies.push(reply),
             }
             return Vec::new();
@@ -337,6 +345,15 @@ impl Connection {
             Command::Push { content, reply } => self.state.push(content, reply),
             Command::Forget(ids) => {
                 self.state.forget(&ids);
+                Vec::new()
+            }
+            Command::ForgetCreated(ids) => {
+                self.state.forget_created(&ids);
+                Vec::new()
+            }
+            Command::Followed(reply) => {
+                // The caller may have stopped asking.
+                let _ = reply.send(self.state.followed_count());
                 Vec::new()
             }
             Command::Shutdown { reply } => {

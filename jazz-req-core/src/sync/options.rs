@@ -8,6 +8,9 @@ use super::backoff::Backoff;
 use super::frame::MAX_FRAME_CHARS;
 use super::source::ContentSource;
 
+/// The default of [`SyncOptions::max_answered_unacknowledged`].
+pub const DEFAULT_MAX_ANSWERED_UNACKNOWLEDGED: usize = 256;
+
 /// Options of a [`SyncClient`](super::SyncClient); `SyncOptions::default()` suits a worker
 /// talking to a Jazz sync server.
 #[derive(Clone)]
@@ -37,6 +40,13 @@ pub struct SyncOptions {
     /// Answers the server's `load`s and corrections with this node's content (see
     /// [`ContentSource`]). Without one, only content pushed through the client can be sent.
     pub source: Option<Arc<dyn ContentSource>>,
+    /// For a worker that is a peer of the server: how many of its answers may have left
+    /// before the server acknowledged what they stored (requests that wrote only their
+    /// bookkeeping; a handler's writes always wait for the acknowledgement). Past this, such
+    /// an answer waits (up to [`Self::ack_timeout`], then a 503) until the server caught up,
+    /// so a slow or unreachable server slows the answers instead of growing what is queued
+    /// for it. Default [`DEFAULT_MAX_ANSWERED_UNACKNOWLEDGED`].
+    pub max_answered_unacknowledged: usize,
 }
 
 impl Default for SyncOptions {
@@ -51,6 +61,7 @@ impl Default for SyncOptions {
             shutdown_timeout: Duration::from_secs(10),
             max_frame_chars: MAX_FRAME_CHARS,
             source: None,
+            max_answered_unacknowledged: DEFAULT_MAX_ANSWERED_UNACKNOWLEDGED,
         }
     }
 }
@@ -99,6 +110,13 @@ impl SyncOptions {
         self
     }
 
+    /// Sets [`Self::max_answered_unacknowledged`].
+    #[must_use]
+    pub fn with_max_answered_unacknowledged(mut self, answers: usize) -> Self {
+        self.max_answered_unacknowledged = answers;
+        self
+    }
+
     /// Sets [`Self::shutdown_timeout`].
     #[must_use]
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -119,6 +137,10 @@ impl std::fmt::Debug for SyncOptions {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("max_frame_chars", &self.max_frame_chars)
             .field("source", &self.source.is_some())
+            .field(
+                "max_answered_unacknowledged",
+                &self.max_answered_unacknowledged,
+            )
             .finish()
     }
 }

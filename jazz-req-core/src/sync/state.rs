@@ -13,6 +13,11 @@
 //! - on every (re)connection the server starts from nothing: we `load` every CoValue we
 //!   follow (dependencies first, as they were first followed), resend loads still waiting
 //!   and content not yet acknowledged, and upload what the server turns out to lack.
+//!
+//! What is followed is what the caller needs: a load the server answers "not found" leaves
+//! nothing followed behind (a request may name any id), and the caller lets go of what it
+//! pushed and no longer needs ([`SyncState::forget`], [`SyncState::forget_created`]), once
+//! the server acknowledged it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -70,6 +75,10 @@ struct ServerView {
     sent: KnownState,
     /// After a reconnection: what the server held before, until its first answer.
     claimed: Option<KnownState>,
+    /// First followed by a push that carried its header (we brought it to the server, e.g.
+    /// the caller created it), and neither loaded nor sent by the server since: see
+    /// [`SyncState::forget_created`].
+    pushed_first: bool,
 }
 
 impl ServerView {
@@ -78,6 +87,7 @@ impl ServerView {
             confirmed: KnownState::empty(id.clone()),
             sent: KnownState::empty(id.clone()),
             claimed: None,
+            pushed_first: false,
         }
     }
 }
@@ -96,6 +106,10 @@ struct PendingLoad {
     streaming: Option<BTreeMap<SessionID, usize>>,
     /// Counts of the CoValue's own pieces received so far.
     received: KnownState,
+    /// Whether this load started following the CoValue: if the server does not have it, it
+    /// is not followed after the answer (a request naming a random id must not make every
+    /// later reconnection load it).
+    newly_followed: bool,
 }
 
 /// A pushed piece the server has not acknowledged, with the state that acknowledges it.
@@ -182,6 +196,11 @@ impl SyncState {
         ids
     }
 
+    /// How many CoValues are followed (loaded again on every reconnection).
+    pub fn followed_count(&self) -> usize {
+        self.followed.len()
+    }
+
     /// How many loads wait for an answer.
     #[cfg(test)]
     pub fn pending_loads(&self) -> usize {
@@ -206,6 +225,19 @@ impl SyncState {
         let later: Vec<CoID> = later.into_iter().cloned().collect();
         self.forget_when_done.extend(later);
         self.unfollow(&now);
+    }
+
+    /// Stops following those of `ids` that were first followed by a push carrying their
+    /// header and were neither loaded nor sent by the server since (what the caller created
+    /// and only it wrote), once what was pushed of them is acknowledged. The others (what was
+    /// loaded, what others write) stay followed.
+    pub fn forget_created(&mut self, ids: &[CoID]) {
+        let created: Vec<CoID> = ids
+            .iter()
+            .filter(|id| self.views.get(id).is_some_and(|view| view.pushed_first))
+            .cloned()
+            .collect();
+        self.forget(&created);
     }
 
     /// Whether `id` has pushed content not yet acknowledged, a push waiting for it, or a load
@@ -265,7 +297,9 @@ impl SyncState {
     /// until its answer for the CoValue itself is complete.
     pub fn load(&mut self, since: KnownState, reply: LoadReply) -> Vec<Action> {
         let id = since.id.clone();
-        self.follow(&id);
+        let newly_followed = !self.views.contains_key(&id);
+        // Loaded: wanted for itself, whoever brought it.
+        self.follow(&id).pushed_first = false;
         let connected = self.connected;
         if let Some((_, pending)) = self.loads.iter_mut().find(|(l, _)| l == &id) {
             pending.waiters.push(reply);
@@ -286,6 +320,7 @@ impl SyncState {
             collected: Vec::new(),
             streaming: None,
             received: KnownState::empty(id.clone()),
+            newly_followed,
         };
         self.loads.push((id, pending));
         if connected {
@@ -306,7 +341,11 @@ impl SyncState {
                 Some(target) => combine(target, &state),
                 None => targets.push(state.clone()),
             }
+            let first = !self.views.contains_key(&piece.id);
             let view = self.follow(&piece.id);
+            if first && piece.header.is_some() {
+                view.pushed_first = true;
+            }
             if covers(&view.confirmed, &state) {
                 continue;
             }
@@ -410,10 +449,26 @@ impl SyncState {
                 let has_own = pending.collected.iter().any(|m| m.id == id);
                 let result = (state.header || has_own).then_some(pending.collected);
                 reply_all(pending.waiters, &result);
+                if result.is_none() && pending.newly_followed {
+                    self.unfollow_if_absent(&id);
+                }
             }
         }
         self.settle(&id);
         actions
+    }
+
+    /// A load found that the server does not have `id`: it stops being followed, unless
+    /// something of ours is on its way there (pushed content, another load) or the server
+    /// holds some of it after all.
+    fn unfollow_if_absent(&mut self, id: &CoID) {
+        let absent = self
+            .views
+            .get(id)
+            .is_some_and(|view| !view.confirmed.header && view.confirmed.sessions.is_empty());
+        if absent && !self.is_busy(id) {
+            self.unfollow(&HashSet::from([id.clone()]));
+        }
     }
 
     fn on_correction(&mut self, state: KnownState) -> Vec<Action> {
@@ -448,6 +503,8 @@ impl SyncState {
         // What the server sends, it holds, and it sends us its later changes: follow it.
         {
             let view = self.follow(&id);
+            // The server sends it: others write it (or we loaded it), it is wanted.
+            view.pushed_first = false;
             let state = piece_state(&content);
             combine(&mut view.confirmed, &state);
             combine(&mut view.sent, &state);

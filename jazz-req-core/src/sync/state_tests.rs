@@ -344,3 +344,108 @@ fn forgotten_while_unacknowledged_is_followed_until_acknowledged_then_not_reload
     );
     Ok(())
 }
+
+#[test]
+fn what_the_server_lacks_is_not_followed_after_its_load() -> TestResult {
+    let (_node, map, content) = exported_map()?;
+    let mut state = SyncState::default();
+    state.on_connected();
+    // Followed: the account, loaded and found.
+    let account = content.first().ok_or("the export holds the account")?;
+    let (reply, mut found) = oneshot::channel();
+    state.load(KnownState::empty(account.id.clone()), reply);
+    state.handle(SyncMessage::Content(Box::new(account.clone())));
+    assert!(found.try_recv()??.is_some());
+    // Ids the server does not have (a request naming random ids): none stays followed.
+    for _ in 0..10 {
+        let absent = CoID::from_bytes(&crate::crypto::random::random_bytes::<16>()?);
+        let (reply, mut answer) = oneshot::channel();
+        state.load(KnownState::empty(absent.clone()), reply);
+        state.handle(known(KnownState::empty(absent)));
+        assert_eq!(answer.try_recv()??, None);
+    }
+    // Nor the map, asked for before it was on the server.
+    let (reply, mut answer) = oneshot::channel();
+    state.load(KnownState::empty(map.clone()), reply);
+    state.handle(known(KnownState::empty(map.clone())));
+    assert_eq!(answer.try_recv()??, None);
+    assert_eq!(state.followed_count(), 1, "the account alone is followed");
+    state.on_disconnected();
+    let again = sent(&state.on_connected());
+    assert_eq!(again, vec![format!("load {}", account.id.as_str())]);
+    Ok(())
+}
+
+#[test]
+fn a_load_of_what_was_followed_already_keeps_following_it_when_not_found() -> TestResult {
+    let (_node, map, content) = exported_map()?;
+    let mut state = SyncState::default();
+    state.on_connected();
+    // Pushed, not yet acknowledged: the server answers a load with nothing meanwhile.
+    let (reply, _outcome) = oneshot::channel();
+    state.push(content.clone(), reply);
+    let (reply, mut answer) = oneshot::channel();
+    state.load(KnownState::empty(map.clone()), reply);
+    state.handle(known(KnownState::empty(map.clone())));
+    assert_eq!(answer.try_recv()??, None);
+    state.on_disconnected();
+    let again = sent(&state.on_connected());
+    assert!(
+        again.contains(&format!("load {}", map.as_str())),
+        "the pushed map is still followed: {again:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn what_we_brought_to_the_server_is_forgotten_once_acknowledged_what_we_loaded_is_not() -> TestResult
+{
+    let (mut node, map, content) = exported_map()?;
+    let mut state = SyncState::default();
+    state.on_connected();
+    // The account was loaded from the server; the group and the map are ours (pushed with
+    // their headers).
+    let account = content.first().ok_or("the export holds the account")?;
+    let (reply, mut found) = oneshot::channel();
+    state.load(KnownState::empty(account.id.clone()), reply);
+    state.handle(SyncMessage::Content(Box::new(account.clone())));
+    assert!(found.try_recv()??.is_some());
+    let (reply, mut outcome) = oneshot::channel();
+    state.push(content.clone(), reply);
+    let ids: Vec<CoID> = content.iter().map(|piece| piece.id.clone()).collect();
+    state.forget_created(&ids);
+    for piece in &content {
+        state.handle(known(state_of(std::slice::from_ref(piece))));
+    }
+    assert!(matches!(outcome.try_recv(), Ok(Ok(()))));
+    assert_eq!(
+        state.followed_count(),
+        1,
+        "the loaded account stays followed"
+    );
+
+    // Content pushed without its header (what the server had before, e.g. a list the worker
+    // stored earlier) is not ours to forget.
+    let list = node.create_list(&content[1].id, &[json!(1)], Privacy::Trusting)?;
+    let mut pieces = node.export(&list, &ResolveQuery::Value)?;
+    pieces.retain(|piece| piece.id == list);
+    let mut headerless = pieces.clone();
+    for piece in &mut headerless {
+        piece.header = None;
+    }
+    let (reply, _outcome) = oneshot::channel();
+    state.push(headerless, reply);
+    state.forget_created(std::slice::from_ref(&list));
+    state.handle(known(state_of(&pieces)));
+    state.on_disconnected();
+    let again = sent(&state.on_connected());
+    assert!(
+        again.contains(&format!("load {}", list.as_str())),
+        "{again:?}"
+    );
+    assert!(
+        !again.contains(&format!("load {}", map.as_str())),
+        "{again:?}"
+    );
+    Ok(())
+}
