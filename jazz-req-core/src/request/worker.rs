@@ -516,7 +516,11 @@ impl RequestWorker {
             RequestTime { now, valid_until },
         );
         match admitted {
-            Ok((sender, values, writes)) => {
+            Ok(Admitted {
+                sender,
+                values,
+                writes,
+            }) => {
                 let mut pinned = brought;
                 if !pinned.contains(&sender) {
                     pinned.push(sender.clone());
@@ -564,7 +568,7 @@ impl RequestWorker {
         handler: &dyn Handler,
         brought: &[CoID],
         time: RequestTime,
-    ) -> Result<(CoID, Map<String, Value>, Vec<CoID>), Refused> {
+    ) -> Result<Admitted, Refused> {
         let RequestTime { now, valid_until } = time;
         let worker = &self.shared.account;
         let envelope = read_envelope(node, &signed.id)?;
@@ -627,7 +631,11 @@ impl RequestWorker {
         if self.shared.storage.is_some() {
             self.shared.unstored_claims().push(claim);
         }
-        Ok((sender, values, writes))
+        Ok(Admitted {
+            sender,
+            values,
+            writes,
+        })
     }
 
     /// Builds and signs the response; answers only once the request's effects are stored
@@ -815,6 +823,14 @@ pub(crate) struct Accepted {
     failures_seen: u64,
     /// What stays in memory while it runs (see `in_flight`).
     pinned: Vec<CoID>,
+}
+
+/// What [`RequestWorker::admit`] found: the sender, the envelope's values, and the CoValues
+/// the route writes to.
+struct Admitted {
+    sender: CoID,
+    values: Map<String, Value>,
+    writes: Vec<CoID>,
 }
 
 /// The worker's one clock reading for a request, and until when (by that clock) the request
