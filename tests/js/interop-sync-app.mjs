@@ -27,12 +27,26 @@
 //     from the server alone (startWorker: a fresh node) and reads its ticket ->
 //     {"readerID","event":{"name","capacity","reservationsID","reservations":[ids]},
 //      "tickets":[{"ticketID","loaded","account","event"}]}.
+//   {"op":"forge","url","baseUrl","workerAccountID","variant","listID"?,"attackers"?:1,
+//     "resend"?:false}: that many new attacker accounts, all at once, each makes its own group
+//     (everyone: reader; the worker is not a member) and in it an Event of capacity 1000, waits
+//     until the server has them, and books through it:
+//       variant "forgedParent": the event's reservations is the list `listID`, someone else's
+//         (the real event's, or another app's): a forged parent around a real child;
+//       variant "ownEvent": the event's reservations is a new list in the attacker's group
+//         too, which the worker may read but not write.
+//     With resend, the exact body sent is POSTed once more afterwards ->
+//     {"results":[{"attacker","groupID","eventID","reservationsID","ok":{"ticket":ticketView}
+//      | "error":errorView,"resent"?:{"status","body"}}]}.
+//   {"op":"readLists","url","listIDs":[ids]}: a new account reads each list of tickets from
+//     the server -> {"readerID","lists":{id:[ticket ids]}}.
 // stdout: ONE JSON line; logs go to stderr.
 import {
   toStderr, readJsonFromStdin, printJsonLine, Event, Ticket, bookEventTicket, ticketView, echoRoute,
   misfitEchoRoute, newAccountOnServer, secretOf, login, errorView, cryptoNamed,
 } from "./interop-sync-common.mjs";
 import { Account, Group, co } from "jazz-tools";
+import { AsyncLocalStorage } from "node:async_hooks";
 
 const input = await readJsonFromStdin();
 const need = (...keys) => {
@@ -178,12 +192,87 @@ async function read() {
   return out;
 }
 
+/**
+ * Records each body `fetch` sends (and still sends it), under the key `sender` runs with:
+ * what an attacker can POST again. Attackers send concurrently, so the key travels with the
+ * async context instead of the order of the calls.
+ */
+function recordingFetch() {
+  const realFetch = globalThis.fetch;
+  const sender = new AsyncLocalStorage();
+  const bodies = new Map();
+  globalThis.fetch = async (url, init) => {
+    bodies.set(sender.getStore(), { url: String(url), body: init?.body });
+    return await realFetch(url, init);
+  };
+  return { bodies, sender, realFetch };
+}
+
+async function forge() {
+  need("baseUrl", "workerAccountID", "variant");
+  if (!["forgedParent", "ownEvent"].includes(input.variant)) throw new Error(`unknown variant ${input.variant}`);
+  if (input.variant === "forgedParent") need("listID");
+  const route = bookEventTicket(input.baseUrl, input.workerAccountID);
+  const { bodies, sender, realFetch } = recordingFetch();
+  const attack = async (i) => {
+    const attacker = await newAccountOnServer(input.url, `Attacker ${i}`, crypto);
+    const group = Group.create({ owner: attacker });
+    group.addMember("everyone", "reader");
+    let reservations;
+    if (input.variant === "forgedParent") {
+      reservations = await co.list(Ticket).load(input.listID, { loadAs: attacker });
+      if (!reservations.$isLoaded) throw new Error(`attacker ${i}: list ${input.listID} is not on the sync server`);
+    } else {
+      reservations = co.list(Ticket).create([], group);
+    }
+    const event = Event.create({ name: `Forged night ${i}`, capacity: 1000, reservations }, group);
+    await attacker.$jazz.waitForAllCoValuesSync({ timeout: 20_000 });
+    const made = { attacker: attacker.$jazz.id, groupID: group.$jazz.id, eventID: event.$jazz.id, reservationsID: reservations.$jazz.id };
+    let result;
+    try {
+      const { ticket } = await sender.run(i, () => route.send({ event }, { owner: attacker }));
+      result = { ...made, ok: { ticket: ticketView(ticket) } };
+    } catch (e) {
+      if (!e?.isJazzRequestError) toStderr(`interop-sync-app: attacker ${i} failed:`, e);
+      result = { ...made, error: errorView(e) };
+    }
+    const sent = bodies.get(i);
+    if (input.resend) {
+      if (!sent) throw new Error(`attacker ${i}: no body recorded`);
+      const again = await realFetch(sent.url, { method: "POST", headers: { "Content-Type": "application/json" }, body: sent.body });
+      const text = await again.text();
+      let body;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+      result.resent = { status: again.status, body };
+    }
+    return result;
+  };
+  const results = await Promise.all(Array.from({ length: input.attackers ?? 1 }, (_, i) => attack(i)));
+  return { results };
+}
+
+async function readLists() {
+  need("listIDs");
+  const reader = await newAccountOnServer(input.url, input.name ?? "Reader", crypto);
+  const lists = {};
+  for (const id of input.listIDs) {
+    const list = await co.list(Ticket).load(id, { loadAs: reader });
+    if (!list.$isLoaded) throw new Error(`list ${id} is not on the sync server`);
+    lists[id] = list.$jazz.raw.asArray();
+  }
+  return { readerID: reader.$jazz.id, lists };
+}
+
 async function account() {
   const made = await newAccountOnServer(input.url, input.name ?? "Worker", crypto);
   return { accountID: made.$jazz.id, agentSecret: secretOf(made) };
 }
 
-const ops = { account, organise, book, echo, capture, read };
+const ops = { account, organise, book, echo, capture, read, forge, readLists };
 if (!ops[input.op]) throw new Error(`unknown op ${input.op}`);
 const output = await ops[input.op]();
 // Exit once flushed (the WebSocket and fetch's keep-alive sockets would keep Node running).
