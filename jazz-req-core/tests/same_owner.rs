@@ -259,3 +259,31 @@ fn what_the_node_does_not_hold_cannot_be_checked() {
     let error = read_loaded::<Board>(&other, forged.id(), &items_query()).unwrap_err();
     assert!(matches!(error, SchemaError::NotLoaded(_)), "{error}");
 }
+
+#[test]
+fn a_list_in_a_group_extending_the_maps_group_reads_the_other_way_round_does_not() {
+    // jazz-tools creates a list given inline in a new group that extends its container's.
+    let (mut node, _) = node();
+    let (parent, stranger) = groups(&mut node);
+    let (child, grandchild) = groups(&mut node);
+    node.batch(|node| {
+        node.extend(child.id(), parent.id(), None)?;
+        node.extend(grandchild.id(), child.id(), None)
+    })
+    .unwrap();
+    for list_group in [&child, &grandchild] {
+        let board = board(&mut node, &parent, list_group, None);
+        let read: Loaded<Board> = read_loaded(&node, board.id(), &items_query()).unwrap();
+        assert_eq!(read.items.items().unwrap().len(), 1);
+    }
+    // A map in the child group does not own its parent's list, and a stranger's map does
+    // not own a list of a group that extends someone else's.
+    for (board_group, list_group) in [(&child, &parent), (&stranger, &child)] {
+        let forged = board(&mut node, board_group, list_group, None);
+        let error = read_loaded::<Board>(&node, forged.id(), &items_query()).unwrap_err();
+        assert!(
+            matches!(&error, SchemaError::ForeignReference(foreign) if foreign.field == "items"),
+            "{error}"
+        );
+    }
+}

@@ -39,7 +39,8 @@ use proc_macro::TokenStream;
 /// - `#[co(rename = "jsName")]` on a field: its key, exactly;
 /// - `#[co(same_owner)]` on a reference field (`Ref<T>`, `Loaded<T>`, `CoList<T>`, or an
 ///   `Option` of one): the CoValue it points at must be owned by the group (or account)
-///   that owns this CoMap. Reading a map that breaks it is a
+///   that owns this CoMap, or by a group extending it (where jazz-tools puts a value
+///   created inline). Reading a map that breaks it is a
 ///   `SchemaError::ForeignReference`, which a route answers with 403 before the request is
 ///   claimed. Use it where a handler checks this map and writes through the reference: a
 ///   map someone makes in their own group cannot then borrow another group's list. It is

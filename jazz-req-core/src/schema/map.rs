@@ -72,7 +72,8 @@ impl MapReader<'_> {
     }
 
     /// Checks `#[co(same_owner)]` on the field `json_name`: the CoValue it names must be
-    /// owned by this CoMap's owner ([`SchemaError::ForeignReference`] otherwise).
+    /// owned by this CoMap's owner, or by a group extending it
+    /// ([`SchemaError::ForeignReference`] otherwise).
     ///
     /// Only what the read's node holds can be checked: without a node, with the field
     /// absent or not an id (the field's own read reports that), or with the referenced

@@ -10,10 +10,10 @@
 //! [`SchemaError`] naming the CoValue and the field.
 //!
 //! A reference field marked `#[co(same_owner)]` must point at a CoValue owned by the
-//! CoMap's own owner ([`SchemaError::ForeignReference`] otherwise): a map someone made in
-//! their own group cannot borrow another group's list. It is checked whenever the map is
-//! read with a node that holds the referenced CoValue — for a route, on what its `resolve`
-//! loads, before the request is claimed.
+//! CoMap's own owner, or by a group extending it ([`SchemaError::ForeignReference`]
+//! otherwise): a map someone made in their own group cannot borrow another group's list.
+//! It is checked whenever the map is read with a node that holds the referenced CoValue —
+//! for a route, on what its `resolve` loads, before the request is claimed.
 
 mod error;
 mod field;

@@ -7,6 +7,11 @@
 //! map sharing the real reference would pass the forged check and write to the real list.
 //! Requiring the reference to share the holder's owner ties the two together: only a
 //! writer of the real owner's group can make a map that points at the real list.
+//!
+//! A reference owned by a group that *extends* the map's owner passes too: jazz-tools
+//! creates a value given inline (`Event.create({ reservations: [] }, group)`) in a new
+//! group extending its container's, and only an admin of that child group could have made
+//! it extend the map's owner — a forger cannot make someone else's list extend their group.
 
 use std::fmt;
 
@@ -15,6 +20,7 @@ use super::list::CoList;
 use super::reference::{Loaded, Ref};
 use crate::cojson::LocalNode;
 use crate::cojson::header::{CoValueHeader, Ruleset};
+use crate::cojson::node::GroupCache;
 use crate::crypto::CoID;
 
 /// Who owns a CoValue, from its header's ruleset.
@@ -95,9 +101,9 @@ impl<T> SameOwnerField for CoList<T> {}
 impl<T: SameOwnerField> SameOwnerField for Option<T> {}
 
 /// Checks that the CoValue `reference` (field `field` of the CoMap `holder`, read as
-/// `schema`) has the holder's owner. Passes when `node` lacks either of them: what is not
-/// in the node cannot be checked (a read that needs the reference fails on its own, as not
-/// loaded).
+/// `schema`) has the holder's owner, or an owner group extending it. Passes when `node`
+/// lacks either of them: what is not in the node cannot be checked (a read that needs the
+/// reference fails on its own, as not loaded).
 pub(crate) fn check_same_owner(
     node: &LocalNode,
     holder: &CoID,
@@ -113,6 +119,11 @@ pub(crate) fn check_same_owner(
     if owner.is_same(&expected_owner) {
         return Ok(());
     }
+    if let (Owner::Group(group), Owner::Group(ancestor)) = (&owner, &expected_owner)
+        && extends(node, group, ancestor)
+    {
+        return Ok(());
+    }
     tracing::debug!(%holder, field, %reference, %owner, %expected_owner, "forged reference");
     Err(SchemaError::ForeignReference(Box::new(ForeignReference {
         covalue: holder.clone(),
@@ -122,4 +133,16 @@ pub(crate) fn check_same_owner(
         owner,
         expected_owner,
     })))
+}
+
+/// Whether the group `group` extends `ancestor` (directly or through its parents), as far as
+/// `node` holds the groups; a group the node cannot build extends nothing.
+fn extends(node: &LocalNode, group: &CoID, ancestor: &CoID) -> bool {
+    let mut groups = GroupCache::new(node);
+    if groups.ensure_group(group, 0).is_err() {
+        return false;
+    }
+    groups
+        .group_state(group)
+        .is_ok_and(|state| state.extends(ancestor.as_str(), &groups))
 }
