@@ -6,14 +6,14 @@
 //! - memory and store agree after a failure: a store that fails, a storage that cannot say
 //!   what it holds (`take_unsaved` fails), and a resolve that loads from storage must not lose
 //!   what the request imported before (each with a [`FailingStorage`] that fails on demand);
-//! - a 5xx body carries no internal text;
+//! - a 5xx body carries no internal text; the log carries the cause and its source chain;
 //! - `serve` keeps serving after failed `accept`s.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jazz_req_core::cojson::permissions_role::Role;
@@ -29,6 +29,7 @@ use jazz_req_core::request::{
 };
 use jazz_req_core::storage::{MemoryStorage, Storage, StorageError, StoreSummary};
 use serde_json::{Map, Value, json};
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Text an injected storage failure carries: it must never reach a client.
 const SECRET_TEXT: &str = "/var/lib/secret/worker.sqlite";
@@ -97,9 +98,10 @@ impl Storage for FailingStorage {
     }
 }
 
-/// A worker with three routes: `echo` (returns the request's values), `fail` (writes a note
-/// on the event, then answers 400) and `book` (a seat of the event, resolve
-/// `{event: {reservations: true}}`).
+/// A worker with four routes: `echo` (returns the request's values), `fail` (writes a note
+/// on the event, then answers 400), `book` (a seat of the event, resolve
+/// `{event: {reservations: true}}`) and `crash` (fails with an internal error whose source
+/// has a source of its own).
 struct Harness {
     worker: RequestWorker,
     addr: SocketAddr,
@@ -146,7 +148,7 @@ impl Harness {
             .unwrap();
         node.flush().unwrap();
         let runs = Arc::new(AtomicU64::new(0));
-        let (r0, r1, r2) = (runs.clone(), runs.clone(), runs.clone());
+        let (r0, r1, r2, r3) = (runs.clone(), runs.clone(), runs.clone(), runs.clone());
         let book_resolve =
             ResolveQuery::from_json(&json!({"event": {"reservations": true}})).unwrap();
         let worker =
@@ -174,7 +176,16 @@ impl Harness {
                         r2.fetch_add(1, Ordering::SeqCst);
                         async move { book(&ctx) }
                     },
-                );
+                )
+                .route(RouteSpec::new("/api/crash"), move |_ctx: RequestContext| {
+                    r3.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        let disk = std::io::Error::other(format!("disk full at {SECRET_TEXT}"));
+                        Err::<Map<String, Value>, _>(JazzRequestError::internal(
+                            SeatPlanUnreadable(disk),
+                        ))
+                    }
+                });
         let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
             .await
             .unwrap();
@@ -280,6 +291,11 @@ fn book(ctx: &RequestContext) -> Result<Map<String, Value>, JazzRequestError> {
         ("seat".to_owned(), json!(seat)),
     ]))
 }
+
+/// A handler's own failure, with the error that caused it as its source.
+#[derive(Debug, thiserror::Error)]
+#[error("the seat plan could not be read")]
+struct SeatPlanUnreadable(#[source] std::io::Error);
 
 struct Answer {
     status: u16,
@@ -644,6 +660,77 @@ async fn a_storage_that_fails_to_load_is_a_500_not_a_4xx() {
     storage.fail_load.store(false, Ordering::SeqCst);
     let answer = post(&h.url("book"), &h.booking(&client)).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
+}
+
+// ---- 5. A worker failure: a generic 500, the cause and its source chain in the log ----
+
+/// Where a test's `tracing` output goes: a buffer it reads afterwards.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    /// The lines logged at ERROR that say a request failed inside the worker.
+    fn failures(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains("ERROR") && l.contains("request failed inside the worker"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// On a current-thread runtime every task of the worker (its server, its connections) runs
+/// on the test's thread, so a subscriber set as this thread's default sees all the worker
+/// logs, and nothing another test logs.
+#[tokio::test(flavor = "current_thread")]
+async fn a_worker_failure_is_a_generic_500_with_the_cause_and_its_chain_in_the_log() {
+    let log = LogBuffer::default();
+    let writer = log.clone();
+    let _logging = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish()
+        .set_default();
+    let storage = Arc::new(FailingStorage::default());
+    let h = Harness::start(Some(storage.clone())).await;
+    let client = h.client("Client");
+
+    // A handler's internal error: what the worker was doing, the handler's error, its source.
+    assert_internal(&post(&h.url("crash"), &h.body(&client, person())).await);
+    assert_eq!(h.runs.load(Ordering::SeqCst), 1);
+    let failures = log.failures();
+    assert_eq!(failures.len(), 1, "the log: {failures:?}");
+    assert!(
+        failures[0].ends_with(&format!(
+            "error=handling the request: the seat plan could not be read: disk full at \
+             {SECRET_TEXT}"
+        )),
+        "the log: {failures:?}"
+    );
+
+    // The store fails under the worker: what it was doing and the storage's error.
+    storage.fail_store.store(true, Ordering::SeqCst);
+    assert_internal(&post(&h.url("book"), &h.booking(&client)).await);
+    let failures = log.failures();
+    assert_eq!(failures.len(), 2, "the log: {failures:?}");
+    assert!(
+        failures[1].ends_with(&format!(
+            "error=storing the request's changes: SQLite commit failed: injected: disk full at \
+             {SECRET_TEXT}"
+        )),
+        "the log: {failures:?}"
+    );
 }
 
 // ---- 3. `serve` keeps serving after a failed accept ----
