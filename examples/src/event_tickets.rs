@@ -11,6 +11,11 @@
 //! the worker refuse (403, before the request is claimed) an event whose list is owned by
 //! another group — a buyer's own event with a large capacity pointing at the real event's
 //! list would otherwise pass the capacity check and oversell the real one.
+//!
+//! `writes = [event.reservations]` says where the handler writes: before a request is
+//! claimed the worker checks it may write to that list (403 "The worker cannot write to
+//! co_z…" otherwise — an event in a buyer's own group, say — with the request id left
+//! unused and the handler not run), and `serialize` holds the list too, not only the event.
 
 use jazz_req::prelude::*;
 
@@ -55,6 +60,7 @@ pub struct TicketBooked {
     resolve = { event: { reservations: true } },
     response_resolve = { ticket: true },
     serialize = event,
+    writes = [event.reservations],
 )]
 pub async fn book_event_ticket(
     ctx: RequestContext,

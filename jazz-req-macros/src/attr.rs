@@ -16,8 +16,14 @@ use syn::{Attribute, Ident, LitStr, Token};
 use crate::ctxt::Errors;
 
 /// The keys of `#[jazz_request(...)]`.
-pub(crate) const REQUEST_KEYS: [&str; 5] =
-    ["url", "worker", "resolve", "response_resolve", "serialize"];
+pub(crate) const REQUEST_KEYS: [&str; 6] = [
+    "url",
+    "worker",
+    "resolve",
+    "response_resolve",
+    "serialize",
+    "writes",
+];
 /// The keys of `#[co(...)]` on a `#[derive(CoMap)]` struct or a `#[derive(CoEnum)]` enum.
 pub(crate) const CONTAINER_KEYS: [&str; 1] = ["rename_all"];
 /// The keys of `#[co(...)]` on a variant or a request parameter.
@@ -260,7 +266,7 @@ mod tests {
         assert_eq!(
             messages(errors),
             [
-                "unknown key `urll` in #[jazz_request(...)]; allowed keys: `url`, `worker`, `resolve`, `response_resolve`, `serialize`",
+                "unknown key `urll` in #[jazz_request(...)]; allowed keys: `url`, `worker`, `resolve`, `response_resolve`, `serialize`, `writes`",
                 "duplicate key `url` in #[jazz_request(...)]: each key is given once",
             ]
         );

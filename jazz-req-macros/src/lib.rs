@@ -19,6 +19,7 @@ mod render_client;
 mod render_server;
 mod request_model;
 mod resolve;
+mod writes;
 
 use proc_macro::TokenStream;
 
@@ -121,6 +122,7 @@ pub fn derive_coenum(input: TokenStream) -> TokenStream {
 ///     resolve = { event: { reservations: true } },
 ///     response_resolve = { ticket: true },
 ///     serialize = event,                       // one handler at a time per event
+///     writes = [event.reservations],           // where the handler writes
 /// )]
 /// pub async fn book_event_ticket(
 ///     ctx: RequestContext,
@@ -160,6 +162,14 @@ pub fn derive_coenum(input: TokenStream) -> TokenStream {
 ///   through a reference of it (`event.reservations`), mark that field
 ///   `#[co(same_owner)]`, so that only a writer of the event's group can make an event
 ///   sharing that list.
+/// - `writes = [param.field, …]` (or one path): the CoValues the handler writes to, each a
+///   path from a request parameter, loaded by `resolve` (else a compile error at the first
+///   segment it does not load; every step is checked against the schemas like a resolve
+///   key). Before a request is claimed the worker checks it may write to each: a request
+///   naming a CoValue where the worker is no writer is a 403 "The worker cannot write to
+///   co_z…", its id left unused and the handler not run. With `serialize`, each of them is
+///   held too, so two requests that lead to one written list run one at a time whatever
+///   they name at the top.
 ///
 /// # What is generated
 ///

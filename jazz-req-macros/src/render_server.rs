@@ -87,6 +87,23 @@ impl RequestModel {
             &builder_trait,
             &query,
         );
+        let writes = (!self.writes.is_empty()).then(|| {
+            let queries = self.writes.iter().map(|path| {
+                let body = resolve_body(
+                    quote!(<#request_ident as #schema_trait>::resolve()),
+                    &path.to_tree(),
+                    &builder_trait,
+                    &query,
+                );
+                quote!({ #body })
+            });
+            quote! {
+                #[allow(clippy::redundant_closure)]
+                fn writes() -> ::std::vec::Vec<#query> {
+                    ::std::vec![#(#queries),*]
+                }
+            }
+        });
         let params: Vec<_> = self.params.iter().map(|p| &p.ident).collect();
         let call = quote_spanned!(handler.span()=> #handler(ctx, #(#params),*).await);
 
@@ -123,6 +140,8 @@ impl RequestModel {
                     fn response_resolve() -> #query {
                         #response_resolve
                     }
+
+                    #writes
 
                     fn handle(
                         ctx: #context,

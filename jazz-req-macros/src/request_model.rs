@@ -15,6 +15,7 @@ use crate::attr::{self, MEMBER_KEYS, REQUEST_KEYS};
 use crate::comap_model::{CoMapField, CoMapModel};
 use crate::ctxt::Errors;
 use crate::resolve::{ResolveEntry, ResolveKey, ResolveTree};
+use crate::writes::WritePath;
 
 const CONTEXT: &str = "#[jazz_request(...)]";
 
@@ -35,6 +36,9 @@ pub(crate) struct RequestModel {
     /// The type of the `serialize` parameter, which must be a CoValue reference (checked
     /// by a `SerializeKey` bound spanned on it).
     pub(crate) serialize_ty: Option<Type>,
+    /// `writes = [param.field, …]`: what the handler writes to, each path loaded by the
+    /// request resolve.
+    pub(crate) writes: Vec<WritePath>,
     /// The request parameters (the handler's parameters after the context).
     pub(crate) params: Vec<Param>,
     /// The request schema built from the parameters (`__<Route>Request`).
@@ -99,7 +103,7 @@ impl RequestModel {
         let mut errors = Errors::default();
         let attr_span = Span::call_site();
         let args = attr::parse_args(args)?;
-        let [url, worker, resolve, response_resolve, serialize] =
+        let [url, worker, resolve, response_resolve, serialize, writes] =
             attr::retain(args, REQUEST_KEYS, CONTEXT, &mut errors);
 
         let url =
@@ -178,6 +182,33 @@ impl RequestModel {
             }
         });
 
+        let writes =
+            writes.map_or_else(Vec::new, |arg| crate::writes::parse(arg.value, &mut errors));
+        for path in &writes {
+            let Some(first) = path.segments.first() else {
+                continue;
+            };
+            if !params.iter().any(|p| p.ident == *first) {
+                errors.at(
+                    first.span(),
+                    format!(
+                        "`writes` names `{first}`, which is not a parameter of `{}`; {}",
+                        func.sig.ident,
+                        describe_params(&names)
+                    ),
+                );
+            } else if let Some(unloaded) = path.first_unloaded(&trees[0]) {
+                errors.at(
+                    unloaded.span(),
+                    format!(
+                        "`writes` names `{}`, which the request resolve does not load: the worker checks it may write there before the handler runs; load it (e.g. `resolve = {{ {} }}`)",
+                        path.dotted(),
+                        nested_resolve(&path.segments),
+                    ),
+                );
+            }
+        }
+
         let route = Ident::new(&route_name(&func.sig.ident), func.sig.ident.span());
         let request = CoMapModel::new(
             format_ident!("__{}Request", route),
@@ -202,12 +233,22 @@ impl RequestModel {
             worker,
             serialize,
             serialize_ty,
+            writes,
             params,
             request,
             request_resolve,
             response_resolve,
             output,
         })
+    }
+}
+
+/// `a: { b: true }` for the path `a.b`, as a resolve query would name it.
+fn nested_resolve(segments: &[Ident]) -> String {
+    match segments.split_first() {
+        None => "true".to_owned(),
+        Some((first, [])) => format!("{first}: true"),
+        Some((first, rest)) => format!("{first}: {{ {} }}", nested_resolve(rest)),
     }
 }
 
@@ -561,7 +602,7 @@ mod tests {
                 ),
             ),
             [
-                "unknown key `urll` in #[jazz_request(...)]; allowed keys: `url`, `worker`, `resolve`, `response_resolve`, `serialize`",
+                "unknown key `urll` in #[jazz_request(...)]; allowed keys: `url`, `worker`, `resolve`, `response_resolve`, `serialize`, `writes`",
                 "missing required key `url` in #[jazz_request(...)], e.g. `url = \"/api/my-route\"`",
                 "a worker account id starts with \"co_z\"",
                 "`$each` goes inside a list field; the top level of a resolve query names fields",

@@ -11,7 +11,9 @@
 //!    naming the field (`#[co(same_owner)]` on `Event::reservations`), before the request is
 //!    claimed: the same body sent again gets the same 403, not "already handled";
 //! 2. an event the worker may not write to: the attacker's event and its list, both in the
-//!    attacker's group, the worker not a member (a 403 naming the list, not a 500);
+//!    attacker's group, the worker not a member (a 403 naming the list, not a 500, before
+//!    the claim: the route declares `writes = [event.reservations]`, so the same body sent
+//!    again gets the same 403);
 //! 3. a reference to another app's CoValue: the attacker's event points at the list of a
 //!    second organiser whose group also has the worker as a writer (a 403 as in case 1).
 //!
@@ -224,8 +226,8 @@ async fn forged_parent_around_the_real_list(live: Live) {
 
 /// Case 2: the attacker's own event and list, which the worker may read but not write.
 async fn an_event_the_worker_may_not_write_to(live: Live) {
-    // The write is refused inside the handler, after the claim: what the resent copy gets
-    // is not checked here.
+    // The route declares `writes = [event.reservations]`: the worker checks it may write
+    // there before the claim, so the same body sent again gets the same 403.
     let results = live.forge("ownEvent", None, 1, 2).await;
     let lists: Vec<String> = results.iter().map(|r| text(&r["reservationsID"])).collect();
     let held = live
@@ -246,6 +248,13 @@ async fn an_event_the_worker_may_not_write_to(live: Live) {
         let message = format!("The worker cannot write to {}", text(list));
         assert_eq!(result["error"]["message"], json!(message), "{result}");
         assert_eq!(result["error"]["details"]["covalue"], *list, "{result}");
+        let resent = &result["resent"];
+        assert_eq!(resent["status"], json!(403), "sent again: {result}");
+        assert_eq!(
+            resent["body"]["message"],
+            json!(message),
+            "sent again: {result}"
+        );
     }
     for (list, tickets) in &held {
         assert!(tickets.is_empty(), "no ticket in {list}: {tickets:?}");

@@ -135,6 +135,24 @@ fn client(worker: &InProcess, clock: Arc<dyn Clock>) -> RequestClient {
     client
 }
 
+/// Puts the client's event `id` (with its reservations) into the worker's node, as the sync
+/// server would: a request brings only its envelope.
+fn give_event(client: &RequestClient, worker: &RequestWorker, id: &CoID) {
+    let pieces = client
+        .node()
+        .unwrap()
+        .export_json(id, &Event::resolve().reservations(|r| r).into_query())
+        .unwrap();
+    worker
+        .with_node(|node| {
+            for piece in &pieces {
+                node.import(jazz_req::cojson::ContentMessage::from_json(piece).unwrap())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 fn http_request(path: &str, body: &Value) -> http::Request<Bytes> {
     http::Request::post(path)
         .header("content-type", "application/json")
@@ -202,20 +220,7 @@ async fn a_write_the_worker_may_not_make_is_a_403_and_leaves_nothing() {
         .unwrap();
     let list = own.reservations.id().clone();
     // The worker has it (as if from the sync server: a request brings only its envelope).
-    let pieces = client
-        .node()
-        .unwrap()
-        .export_json(own.id(), &Event::resolve().reservations(|r| r).into_query())
-        .unwrap();
-    worker
-        .worker
-        .with_node(|node| {
-            for piece in &pieces {
-                node.import(jazz_req::cojson::ContentMessage::from_json(piece).unwrap())?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    give_event(&client, &worker.worker, own.id());
     let covalues_before = worker.worker.memory().unwrap().covalues;
     let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.worker.clone())
         .await
@@ -274,20 +279,7 @@ async fn a_route_that_declares_its_writes_refuses_an_unwritable_one_before_the_c
         .unwrap()
         .batch(|node| create_event(&mut Tx::new(node), "My own night", 10))
         .unwrap();
-    let pieces = client
-        .node()
-        .unwrap()
-        .export_json(own.id(), &Event::resolve().reservations(|r| r).into_query())
-        .unwrap();
-    worker
-        .worker
-        .with_node(|node| {
-            for piece in &pieces {
-                node.import(jazz_req::cojson::ContentMessage::from_json(piece).unwrap())?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    give_event(&client, &worker.worker, own.id());
     let list = own.reservations.id().clone();
 
     let refused = body(&client, &worker, json!({"event": own.id().as_str()}));

@@ -31,6 +31,7 @@ pub struct TicketBooked {
     resolve = { event: { reservations: true } },
     response_resolve = { ticket: { event: true } },
     serialize = event,
+    writes = [event.reservations],
 )]
 pub async fn book_event_ticket(
     ctx: RequestContext,
