@@ -668,6 +668,23 @@ async fn a_storage_that_fails_to_load_is_a_500_not_a_4xx() {
 #[derive(Clone, Default)]
 struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
+/// Everything this test binary logs (a process-wide subscriber, installed once: a
+/// thread-local one misses events whose callsites another test's thread registered first).
+fn test_log() -> &'static LogBuffer {
+    static LOG: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = LogBuffer::default();
+        let writer = log.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish()
+            .try_init()
+            .expect("no other subscriber in this test binary");
+        log
+    })
+}
+
 impl std::io::Write for LogBuffer {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(bytes);
@@ -680,36 +697,32 @@ impl std::io::Write for LogBuffer {
 }
 
 impl LogBuffer {
-    /// The lines logged at ERROR that say a request failed inside the worker.
-    fn failures(&self) -> Vec<String> {
+    /// The lines logged at ERROR that say one of the requests `ids` failed inside the
+    /// worker (the line carries the request's span, with its message id).
+    fn failures(&self, ids: &[&CoID]) -> Vec<String> {
         String::from_utf8_lossy(&self.0.lock().unwrap())
             .lines()
             .filter(|l| l.contains("ERROR") && l.contains("request failed inside the worker"))
+            .filter(|l| ids.iter().any(|id| l.contains(&format!("message_id={id}"))))
             .map(str::to_owned)
             .collect()
     }
 }
 
-/// On a current-thread runtime every task of the worker (its server, its connections) runs
-/// on the test's thread, so a subscriber set as this thread's default sees all the worker
-/// logs, and nothing another test logs.
-#[tokio::test(flavor = "current_thread")]
+/// What the log holds of this test's requests is told apart from other tests' by their
+/// message ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_failure_is_a_generic_500_with_the_cause_and_its_chain_in_the_log() {
-    let log = LogBuffer::default();
-    let writer = log.clone();
-    let _logging = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish()
-        .set_default();
+    let log = test_log();
     let storage = Arc::new(FailingStorage::default());
     let h = Harness::start(Some(storage.clone())).await;
     let client = h.client("Client");
 
     // A handler's internal error: what the worker was doing, the handler's error, its source.
-    assert_internal(&post(&h.url("crash"), &h.body(&client, person())).await);
+    let crash = h.body(&client, person());
+    assert_internal(&post(&h.url("crash"), &crash).await);
     assert_eq!(h.runs.load(Ordering::SeqCst), 1);
-    let failures = log.failures();
+    let failures = log.failures(&[&crash.id]);
     assert_eq!(failures.len(), 1, "the log: {failures:?}");
     assert!(
         failures[0].ends_with(&format!(
@@ -721,8 +734,9 @@ async fn a_worker_failure_is_a_generic_500_with_the_cause_and_its_chain_in_the_l
 
     // The store fails under the worker: what it was doing and the storage's error.
     storage.fail_store.store(true, Ordering::SeqCst);
-    assert_internal(&post(&h.url("book"), &h.booking(&client)).await);
-    let failures = log.failures();
+    let booking = h.booking(&client);
+    assert_internal(&post(&h.url("book"), &booking).await);
+    let failures = log.failures(&[&crash.id, &booking.id]);
     assert_eq!(failures.len(), 2, "the log: {failures:?}");
     assert!(
         failures[1].ends_with(&format!(

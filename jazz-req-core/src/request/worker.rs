@@ -368,7 +368,9 @@ impl RequestWorker {
             .await;
         let response = match outcome {
             Ok(body) => json_response(http::StatusCode::OK, body),
-            Err(error) => error.to_response(),
+            // In the request's span: a failure's log line names the route, the message id
+            // and the sender.
+            Err(error) => span.in_scope(|| error.to_response()),
         };
         span.record("outcome", response.status().as_u16());
         span.record("duration_us", started.elapsed().as_micros() as u64);
