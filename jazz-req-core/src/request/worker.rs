@@ -2,11 +2,13 @@
 //!
 //! A request goes through cheap checks first (size, content type, JSON, shape, expiry), then
 //! the token, then the import of the envelope's pieces and the checks on what they hold
-//! (sender, values, decryption). Only a request that passed all of them claims its id in the
-//! replay guard (so a refused copy never uses up the id of the genuine request) and gets the
-//! `$handled` mark; then the handler, the response envelope, and one durable store of the
-//! request's effects (the envelope with its mark, the claim, what the handler wrote) before
-//! the answer leaves. The response itself goes to the client in the body and is not kept.
+//! (sender, values, decryption, the route's schema with its `same_owner` guards, and that the
+//! worker may write to what the route declares it `writes`). Only a request that passed all
+//! of them claims its id in the replay guard (so a refused copy never uses up the id of the
+//! genuine request) and gets the `$handled` mark; then the handler, the response envelope,
+//! and one durable store of the request's effects (the envelope with its mark, the claim,
+//! what the handler wrote) before the answer leaves. The response itself goes to the client
+//! in the body and is not kept.
 //!
 //! Failures caused by what a request carries are 4xx; a 5xx is the worker's own fault and its
 //! body says only "Internal server error" (the cause goes to the log). When storing fails,
