@@ -90,3 +90,20 @@ impl ServeOptions {
         self.max_connections
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::ServeOptions;
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let options = ServeOptions::default();
+        assert_eq!(options.header_read_timeout(), Duration::from_secs(10));
+        assert_eq!(options.body_read_timeout(), Duration::from_secs(30));
+        assert_eq!(options.max_connections(), 1_024);
+        assert_eq!(ServeOptions::new().max_connections(), 1_024);
+        assert_eq!(options.with_max_connections(0).max_connections(), 1);
+    }
+}

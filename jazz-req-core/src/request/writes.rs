@@ -30,7 +30,7 @@ pub(crate) fn writable_targets(
         let Some(id) = follow(node, values, path)? else {
             continue;
         };
-        node.may_write(&id).map_err(|e| refusal(&id, e))?;
+        node.may_write(&id).map_err(refusal)?;
         if !targets.contains(&id) {
             targets.push(id);
         }
@@ -44,33 +44,37 @@ fn follow(
     values: &Map<String, Value>,
     path: &[String],
 ) -> Result<Option<CoID>, JazzRequestError> {
-    let mut here: Option<CoID> = None;
-    for key in path {
-        let value = match &here {
-            None => values.get(key).cloned(),
-            Some(id) => {
-                let read = node.read(id).map_err(|e| refusal(id, e))?;
-                match read.value {
-                    Value::Object(mut fields) => fields.remove(key),
-                    _ => None,
-                }
-            }
+    let Some((first, rest)) = path.split_first() else {
+        return Ok(None);
+    };
+    let mut here = match values.get(first).and_then(reference) {
+        Some(id) => id,
+        None => return Ok(None),
+    };
+    for key in rest {
+        let read = node.read(&here).map_err(refusal)?;
+        let next = match &read.value {
+            Value::Object(fields) => fields.get(key).and_then(reference),
+            _ => None,
         };
-        let Some(Value::String(text)) = value else {
-            return Ok(None);
-        };
-        let Ok(id) = CoID::parse(&text) else {
-            return Ok(None);
-        };
-        here = Some(id);
+        match next {
+            Some(id) => here = id,
+            None => return Ok(None),
+        }
     }
-    Ok(here)
+    Ok(Some(here))
+}
+
+/// The CoValue a field's value names, if it names one.
+fn reference(value: &Value) -> Option<CoID> {
+    value.as_str().and_then(|text| CoID::parse(text).ok())
 }
 
 /// The answer to a write target the worker cannot check or may not write.
-fn refusal(id: &CoID, error: NodeError) -> JazzRequestError {
+fn refusal(error: NodeError) -> JazzRequestError {
     match error {
-        NodeError::NotPermitted { .. } => JazzRequestError::cannot_write(id),
+        // The one mapping of a refused write to its 403 (`From<NodeError>`).
+        not_permitted @ NodeError::NotPermitted { .. } => not_permitted.into(),
         other => JazzRequestError::internal_while(
             "checking what the route writes (is it loaded by the route's request resolve?)",
             other,
