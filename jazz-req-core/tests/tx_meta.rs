@@ -20,7 +20,7 @@ fn person(name: &str) -> (LocalNode, CoID) {
 fn give(from: &LocalNode, to: &mut LocalNode) {
     let mut pieces: Vec<ContentMessage> = Vec::new();
     for id in from.ids() {
-        for piece in from.get(&id).unwrap().new_content_since(None) {
+        for piece in from.get(id).unwrap().new_content_since(None) {
             pieces.push(piece);
         }
     }
