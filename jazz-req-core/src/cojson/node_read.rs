@@ -18,7 +18,7 @@ use super::permissions_role::Role;
 use super::transaction::Transaction;
 use super::tx_meta;
 use super::verified_state::VerifiedCoValue;
-use crate::crypto::{CoID, SessionAuthor, TransactionID};
+use crate::crypto::{CoID, SessionAuthor, SessionID, TransactionID};
 
 /// Nesting deeper than this between groups is treated as a cycle.
 const MAX_PARENT_DEPTH: usize = 64;
@@ -201,15 +201,48 @@ fn judge_owned(txs: &mut [TxRecord], roles: &[Option<Role>]) -> Vec<bool> {
         .collect()
 }
 
-/// Puts the transactions back into cojson's order once merged ones have taken their source
-/// time and id, keeping `valid` and `roles` beside them.
-fn resort_merged(txs: &mut Vec<TxRecord>, valid: &mut Vec<bool>, roles: &mut Vec<Option<Role>>) {
-    if txs
-        .iter()
-        .all(|tx| tx.source_made_at.is_none() && tx.source.is_none())
-    {
-        return;
+/// The source of a branch: its header's `meta.source` (cojson's `branchSourceId`).
+fn branch_source(value: &VerifiedCoValue) -> Option<CoID> {
+    let source = value.header().meta.as_ref()?.get("source")?.as_str()?;
+    CoID::parse(source).ok()
+}
+
+/// Where a branch started in its source (cojson's `branchStart`): per session, the largest
+/// count named by the `from` meta of its valid transactions. cojson keeps a source
+/// transaction whose index is at most that count (one past what the branch saw) and every
+/// transaction of a session `from` does not name; so does this.
+fn branch_start(txs: &[TxRecord], valid: &[bool]) -> HashMap<SessionID, u64> {
+    let mut start: HashMap<SessionID, u64> = HashMap::new();
+    for (tx, _) in txs.iter().zip(valid).filter(|(_, ok)| **ok) {
+        let Some(from) = tx
+            .meta
+            .as_deref()
+            .and_then(|meta| meta.get("from"))
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        for (session, count) in from {
+            let (Ok(session), Some(count)) = (SessionID::parse(session), count.as_u64()) else {
+                continue;
+            };
+            let known = start.entry(session).or_insert(0);
+            *known = (*known).max(count);
+        }
     }
+    start
+}
+
+/// Whether merged transactions took another time or id, so the order must be made again.
+fn merged_any(txs: &[TxRecord]) -> bool {
+    txs.iter()
+        .any(|tx| tx.source_made_at.is_some() || tx.source.is_some())
+}
+
+/// Puts the transactions back into cojson's order once merged ones have taken their source
+/// time and id (or a branch's source transactions joined), keeping `valid` and `roles`
+/// beside them.
+fn resort(txs: &mut Vec<TxRecord>, valid: &mut Vec<bool>, roles: &mut Vec<Option<Role>>) {
     let mut order: Vec<usize> = (0..txs.len()).collect();
     order.sort_by(|&a, &b| compare_transactions(&txs[a], &txs[b]));
     let mut taken: Vec<Option<(TxRecord, bool, Option<Role>)>> = std::mem::take(txs)
@@ -246,11 +279,22 @@ impl LocalNode {
     }
 
     /// The decoded transactions of a value owned by a group (or `unsafeAllowAll`), with
-    /// their validity and, for `restrictDeletion` lists, the author roles.
+    /// their validity and, for `restrictDeletion` lists, the author roles. A branch
+    /// (header `meta.source`) also holds the valid transactions of its source up to where
+    /// it started ([`branch_start`]), as cojson's `getValidTransactions` gives them.
     #[allow(clippy::type_complexity)] // a private helper's tuple, named at its two callers
     pub(crate) fn owned_transactions(
         &self,
         id: &CoID,
+    ) -> Result<(Vec<TxRecord>, Vec<bool>, Option<Vec<Option<Role>>>), NodeError> {
+        self.owned_transactions_at(id, 0)
+    }
+
+    #[allow(clippy::type_complexity)] // as above
+    fn owned_transactions_at(
+        &self,
+        id: &CoID,
+        depth: usize,
     ) -> Result<(Vec<TxRecord>, Vec<bool>, Option<Vec<Option<Role>>>), NodeError> {
         let value = self
             .get(id)
@@ -274,11 +318,40 @@ impl LocalNode {
                 })?;
                 let owner = cache.group_state(group)?;
                 let mut txs = records(value);
+                let source = branch_source(value);
+                if source.is_some() {
+                    // A branch's own transactions carry its id (cojson's `txID.branch`).
+                    for tx in &mut txs {
+                        tx.id.branch = Some(id.clone());
+                    }
+                }
                 let mut roles = author_roles(&txs, owner, &cache);
                 let mut valid = judge_owned(&mut txs, &roles);
                 decrypt_private(value, &mut txs, &valid, owner, &cache);
                 tx_meta::apply_meta_rules(&mut txs, &mut valid);
-                resort_merged(&mut txs, &mut valid, &mut roles);
+                let mut reorder = merged_any(&txs);
+                if let Some(source) = source.filter(|_| depth < MAX_PARENT_DEPTH)
+                    && let Ok((from_source, source_valid, source_roles)) =
+                        self.owned_transactions_at(&source, depth + 1)
+                {
+                    let start = branch_start(&txs, &valid);
+                    for (index, (tx, ok)) in from_source.into_iter().zip(source_valid).enumerate() {
+                        let until = start.get(&tx.id.session_id).copied().unwrap_or(u64::MAX);
+                        if ok && tx.decoded.is_some() && u64::from(tx.id.tx_index) <= until {
+                            roles.push(
+                                source_roles
+                                    .as_ref()
+                                    .and_then(|r| r.get(index).copied().flatten()),
+                            );
+                            valid.push(true);
+                            txs.push(tx);
+                            reorder = true;
+                        }
+                    }
+                }
+                if reorder {
+                    resort(&mut txs, &mut valid, &mut roles);
+                }
                 Ok((
                     txs,
                     valid,
@@ -290,7 +363,9 @@ impl LocalNode {
                 let mut valid = vec![true; txs.len()];
                 let mut roles = vec![None; txs.len()];
                 tx_meta::apply_meta_rules(&mut txs, &mut valid);
-                resort_merged(&mut txs, &mut valid, &mut roles);
+                if merged_any(&txs) {
+                    resort(&mut txs, &mut valid, &mut roles);
+                }
                 Ok((txs, valid, None))
             }
         }
