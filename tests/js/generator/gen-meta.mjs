@@ -10,6 +10,7 @@ import path from "node:path";
 import { LocalNode, logger } from "cojson";
 import { Account, Group, co, z } from "jazz-tools";
 import { crypto } from "./lib.mjs";
+import { transactionVerdicts } from "../tx-verdicts.mjs";
 
 const out = process.argv[2];
 const salt = +(process.argv[3] ?? 0);
@@ -79,39 +80,22 @@ async function observe(observer, pieces, ids) {
   for (const [label, id] of Object.entries(ids)) {
     const c = node.getCoValue(id);
     if (!c.isAvailable()) throw new Error(`${observer} cannot read ${label} ${id}`);
-    const content = c.getCurrentContent();
-    c.getValidTransactions(); // parses what is left of the meta
-    expected[label] = { value: content.toJSON(), transactions: c.verifiedTransactions.map(verdict) };
+    const transactions = transactionVerdicts(c);
+    expected[label] = { value: c.getCurrentContent().toJSON(), transactions };
   }
   return { node, expected };
 }
-function verdict(tx) {
-  const { sessionID, txIndex } = tx.currentTxID;
-  const source = tx.sourceTxID && { sessionID: tx.sourceTxID.sessionID, txIndex: tx.sourceTxID.txIndex, ...(tx.sourceTxID.branch ? { branch: tx.sourceTxID.branch } : {}) };
-  return {
-    txID: { sessionID, txIndex },
-    privacy: tx.tx.privacy,
-    isValid: tx.isValid,
-    madeAt: tx.madeAt,
-    currentMadeAt: tx.currentMadeAt,
-    sourceTxID: source ?? null,
-    meta: tx.meta ?? null,
-    changesLength: tx.changes ? tx.changes.length : null,
-    changesInLog: tx.tx.privacy === "trusting" ? JSON.parse(tx.tx.changes).length : null,
-    ...(tx.isValid ? {} : { invalidBecause: tx.validationErrorMessage ?? null }),
-  };
-}
-
 const cases = [];
 /** Records a case: the observer's expectations, and those of more observers (`also`). */
 async function record(name, note, observer, pieces, ids, extra = {}, also = []) {
   const { node, expected } = await observe(observer, pieces, ids);
-  const entry = { name, note, observer, ids, pieces, expected, ...extra.fields };
-  if (extra.roles) entry.expected.roles = extra.roles(node);
+  const entry = { name, note, observer, ids, pieces, expected };
+  if (extra.roles) entry.roles = extra.roles(node);
   if (also.length) {
     entry.alsoSeenBy = [];
     for (const view of also) entry.alsoSeenBy.push({ observer: view.observer, pieces: view.pieces, expected: (await observe(view.observer, view.pieces, ids)).expected });
   }
+  if (extra.viewsAgree) entry.viewsAgree = true;
   cases.push(entry);
   return entry;
 }
@@ -250,12 +234,12 @@ const set = (key, value) => ({ op: "set", key, value });
   const base = [...accountPieces(), ...bySession(g.id, ["Alice"])];
   const entry = await record("unique-values-two-clients",
     "Alice, then Bob (5 ms later, before seeing Alice's), call jazz-tools getOrCreateUnique for the same CoMap (unique \"settings\") and CoList (unique object): same ids, both inits written with meta {fww:\"init\"}. After exchanging, Alice's init wins on both nodes; alsoSeenBy is Bob's node (his own session first).",
-    "Alice", [...base, ...bySession(ids.map, ["Alice", "Bob"]), ...bySession(ids.list, ["Alice", "Bob"])], ids, {},
-    [{ observer: "Bob", pieces: [...base, ...bySession(ids.map, ["Bob", "Alice"]), ...bySession(ids.list, ["Bob", "Alice"])] }]);
+    "Alice", [...base, ...bySession(ids.map, ["Alice", "Bob"]), ...bySession(ids.list, ["Alice", "Bob"])], ids,
+    { viewsAgree: true }, [{ observer: "Bob", pieces: [...base, ...bySession(ids.map, ["Bob", "Alice"]), ...bySession(ids.list, ["Bob", "Alice"])] }]);
   for (const label of Object.keys(ids)) {
     if (JSON.stringify(entry.expected[label].value) !== JSON.stringify(entry.alsoSeenBy[0].expected[label].value)) throw new Error(`the two clients disagree on ${label}`);
   }
-  entry.uniqueness = { map: "settings", list: { kind: "items", of: "settings" } };
+  entry.uniqueness = { owner: g.id, map: "settings", list: { kind: "items", of: "settings" } };
 }
 // 7. A real branch of a CoMap, edited by two writers and merged twice (meta mi/t/s/b), with a
 //    source edit between the branch edit and the merge (the merged one is older: it loses).
@@ -370,21 +354,21 @@ const set = (key, value) => ({ op: "set", key, value });
   core("Bob", m.id).makeTransaction([set("bob", "Bob is no member")], "trusting");
   const roles = (node) => {
     const account = node.expectCoValueLoaded(people.Alice.accountID).getCurrentContent();
-    return Object.fromEntries(["Alice", "Bob"].map((who) => [who, account.roleOf(people[who].accountID) ?? null]));
+    return { group: people.Alice.accountID, of: Object.fromEntries(["Alice", "Bob"].map((who) => [who, account.roleOf(people[who].accountID) ?? null])) };
   };
   await record("account-role-in-itself",
-    "roleOf(account.id) on an account is admin (RawAccount.roleOfInternal). A CoMap owned by Alice's account: Alice's transactions are valid, Bob's invalid. expected.roles: each person's role in Alice's account.",
+    "roleOf(account.id) on an account is admin (RawAccount.roleOfInternal). A CoMap owned by Alice's account: Alice's transactions are valid, Bob's invalid. roles.of: each person's role in the account roles.group, as the observer's roleOf answers (null: none).",
     "Bob", [...accountPieces(), ...bySession(m.id, ["Alice", "Bob"])], { map: m.id }, { roles });
 }
 
 fs.writeFileSync(path.join(out, "meta.json"), JSON.stringify({
   generatedWith: "cojson 0.20.19 / jazz-tools 0.20.19 NapiCrypto, several LocalNodes exchanging content pieces",
-  note: "people[*] lets a test act as each person. A case's pieces are what its observer receives, in order (accounts first unless said otherwise); expected[label] holds, for the CoValue ids[label], cojson's toJSON() and, per transaction of core.verifiedTransactions (sessions in arrival order, then index), its position txID, validity, effective madeAt (currentMadeAt is the log's), sourceTxID, the meta as the core holds it after validation (null: none or never decrypted), the number of changes it keeps (null: not decrypted) and, for trusting transactions, in the log. alsoSeenBy: more observers of the same ids. expected.roles: role of each person in the account of ids' owner, as roleOf answers.",
+  note: "people[*] lets a test act as each person. A case's pieces are what its observer receives, in order (accounts first unless said otherwise); expected[label] holds, for the CoValue ids[label], cojson's toJSON() and, per transaction of core.verifiedTransactions (sessions in arrival order, then index), its position txID, validity, effective madeAt (currentMadeAt is the log's), sourceTxID, the meta as the core holds it after validation (null: none or never decrypted), the number of changes it keeps (null: not decrypted) and, for trusting transactions, in the log. alsoSeenBy: more observers of the same ids (viewsAgree: their values must be equal). roles: {group, of: {person: role as the observer's roleOf answers, null for none}}. uniqueness: the owner and uniqueness the unique values' ids derive from (jazz-tools getUniqueHeader).",
   people: Object.fromEntries(names.map((n) => [n, { accountID: people[n].accountID, agentSecret: people[n].agentSecret }])),
   cases,
 }, null, 1) + "\n");
 for (const c of cases) {
-  const txs = Object.entries(c.expected).filter(([k]) => k !== "roles").flatMap(([, e]) => e.transactions);
-  console.log(`${c.name}: ${txs.length} transactions, ${txs.filter((t) => !t.isValid).length} invalid; ${JSON.stringify(Object.fromEntries(Object.entries(c.expected).map(([k, e]) => [k, e.value ?? e]))).slice(0, 200)}`);
+  const txs = Object.values(c.expected).flatMap((e) => e.transactions);
+  console.log(`${c.name}: ${txs.length} transactions, ${txs.filter((t) => !t.isValid).length} invalid; ${JSON.stringify(Object.fromEntries(Object.entries(c.expected).map(([k, e]) => [k, e.value])))}${c.roles ? ` roles ${JSON.stringify(c.roles.of)}` : ""}`.slice(0, 240));
 }
 process.exit(0);
