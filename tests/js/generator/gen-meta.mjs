@@ -130,8 +130,15 @@ const set = (key, value) => ({ op: "set", key, value });
   await tick();
   // A writer's pointer is an ordinary transaction.
   core("Bob", m.id).makeTransaction([set("bob", "kept beside a pointer")], "trusting", { branch: "bobs", ownerId: bobsGroup.id });
+  await sleep(10);
+  // The role at the transaction's time counts: promoted to writer, Carol's next pointer keeps
+  // its changes, her earlier ones stay as they were.
+  g.addMember(await load("Alice", people.Carol.accountID), "writer");
+  giveTo("Alice", "Carol", [g.id]);
+  await sleep(10);
+  mc.makeTransaction([set("carol", "written as writer beside a pointer")], "trusting", { branch: "as-writer", ownerId: carolsGroup.id });
   await record("reader-branch-pointer-trusting",
-    "Carol (reader) creates a branch with createBranch(name, herGroup): a trusting pointer {branch, ownerId}, valid. Her forged pointer with changes and extra meta is valid with changes dropped and meta cut to {branch, ownerId}; her pointer without ownerId is invalid. Bob (writer) writes a pointer with changes: an ordinary valid transaction.",
+    "Carol (reader) creates a branch with createBranch(name, herGroup): a trusting pointer {branch, ownerId}, valid. Her forged pointer with changes and extra meta is valid with changes dropped and meta cut to {branch, ownerId}; her pointer without ownerId is invalid. Bob (writer) writes a pointer with changes: an ordinary valid transaction. Then Alice promotes Carol to writer: her next pointer with changes is ordinary too, her earlier ones unchanged.",
     "Alice", [...accountPieces(), ...bySession(g.id, ["Alice"]), ...bySession(m.id, ["Alice", "Carol", "Bob"])], { map: m.id });
 }
 // 2. A private branch pointer is judged before it is decrypted: written by Carol while writer it
@@ -173,9 +180,9 @@ const set = (key, value) => ({ op: "set", key, value });
 }
 // 4. Three writers, several fww keys, one same-session reordering (a later index backdated).
 {
-  const g = await groupOf({ Bob: "writer", Dave: "writer" });
+  const g = await groupOf({ Bob: "writer", Dave: "writer", Erin: "reader" });
   const m = g.createMap({});
-  giveTo("Alice", ["Bob", "Dave"], [m.id]);
+  giveTo("Alice", ["Bob", "Dave", "Erin"], [m.id]);
   await sleep(10);
   const t = Date.now();
   core("Alice", m.id).makeTransaction([set("a", "Alice"), set("x", "Alice a")], "private", { fww: "a" }, t + 2);
@@ -186,10 +193,12 @@ const set = (key, value) => ({ op: "set", key, value });
   core("Alice", m.id).makeTransaction([set("c", "Alice first index")], "private", { fww: "c" }, t + 8);
   core("Alice", m.id).makeTransaction([set("c", "Alice second index, backdated")], "private", { fww: "c" }, t + 4);
   core("Bob", m.id).makeTransaction([set("d", "Bob, not fww")], "private", undefined, t + 9);
+  // A reader's fww transaction is invalid before its meta is parsed: it takes part in no race.
+  core("Erin", m.id).makeTransaction([set("a", "Erin, reader")], "trusting", { fww: "a" }, t);
   await sleep(15);
   await record("fww-three-writers-several-keys",
-    "Alice, Bob and Dave race on fww keys a (Bob earliest), b (Dave earliest, Bob later) and c (Alice twice in one session, the later index backdated: it wins); arrival Dave, Alice, Bob.",
-    "Bob", [...accountPieces(), ...bySession(g.id, ["Alice"]), ...bySession(m.id, ["Dave", "Alice", "Bob"])], { map: m.id });
+    "Alice, Bob and Dave race on fww keys a (Bob earliest), b (Dave earliest, Bob later) and c (Alice twice in one session, the later index backdated: it wins); Erin (reader) writes fww a earliest of all, invalid, so no contender; arrival Erin, Dave, Alice, Bob.",
+    "Bob", [...accountPieces(), ...bySession(g.id, ["Alice"]), ...bySession(m.id, ["Erin", "Dave", "Alice", "Bob"])], { map: m.id });
 }
 // 5. Ties: equal madeAt in different sessions. cojson's compareTransactions orders them only
 //    within a session, so the transaction it parses first stays the winner: the session that
