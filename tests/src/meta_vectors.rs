@@ -197,14 +197,22 @@ fn person<'a>(people: &'a Value, name: &str) -> Result<(&'a str, &'a str), Strin
     Ok((text(entry, "accountID")?, text(entry, "agentSecret")?))
 }
 
-/// One observer of a case: its node's values (by label) and the checks made.
+/// What one observer's Rust node gave: its values (by label), the checks made, and the node
+/// (`None` when it could not import the pieces).
+struct View {
+    values: BTreeMap<String, Value>,
+    checks: MetaChecks,
+    node: Option<LocalNode>,
+}
+
+/// Checks one observer of a case.
 fn check_view(
     what: &str,
     view: &Value,
     ids: &serde_json::Map<String, Value>,
     people: &Value,
     problems: &mut Vec<String>,
-) -> Result<(BTreeMap<String, Value>, MetaChecks, Option<LocalNode>), String> {
+) -> Result<View, String> {
     let observer = text(view, "observer")?;
     let (account, secret) = person(people, observer)?;
     let pieces = view
@@ -221,7 +229,11 @@ fn check_view(
         Ok(node) => node,
         Err(e) => {
             problems.push(format!("{what}: importing the pieces: {e}"));
-            return Ok((values, checks, None));
+            return Ok(View {
+                values,
+                checks,
+                node: None,
+            });
         }
     };
     let expected = view
@@ -261,7 +273,11 @@ fn check_view(
             Err(e) => problems.push(format!("{what}: no verdicts: {e}")),
         }
     }
-    Ok((values, checks, Some(node)))
+    Ok(View {
+        values,
+        checks,
+        node: Some(node),
+    })
 }
 
 fn check_roles(
@@ -371,7 +387,11 @@ pub fn check_case(
     };
     let observer = text(case, "observer")?;
     let what = format!("case {name} (observer {observer})");
-    let (first_values, part, node) = check_view(&what, case, ids, people, problems)?;
+    let View {
+        values: first_values,
+        checks: part,
+        node,
+    } = check_view(&what, case, ids, people, problems)?;
     add(&mut checks, part);
     if let (Some(roles), Some(node)) = (case.get("roles"), &node) {
         checks.roles += check_roles(&what, node, roles, people, problems)?;
@@ -385,7 +405,11 @@ pub fn check_case(
     {
         let other = text(view, "observer")?;
         let what = format!("case {name} (observer {other})");
-        let (values, part, _) = check_view(&what, view, ids, people, problems)?;
+        let View {
+            values,
+            checks: part,
+            ..
+        } = check_view(&what, view, ids, people, problems)?;
         add(&mut checks, part);
         let same = values.len() == first_values.len()
             && values

@@ -36,13 +36,18 @@ fn vectors_regenerated_under_another_salt_match() {
         .unwrap_or_else(|e| panic!("salt {salt}: covalues.json: {e}"));
     check_scenarios(&load("scenarios.json"))
         .unwrap_or_else(|e| panic!("salt {salt}: scenarios.json: {e}"));
-    let meta =
-        check_meta(&load("meta.json")).unwrap_or_else(|e| panic!("salt {salt}: meta.json: {e}"));
-    println!("meta.json: {meta:?}");
     let requests = load("requests.json");
     let checked =
         request_exchanges::check_all(&request_exchanges::Exchanges::new(&requests, &crypto))
             .unwrap_or_else(|e| panic!("salt {salt}: requests.json: {e}"));
     println!("requests.json: {checked:?}");
     assert!(checked.iter().all(|(_, n)| *n >= 3), "{checked:?}");
+    // Last, so that a disagreement on transaction meta hides none of the checks above.
+    let meta =
+        check_meta(&load("meta.json")).unwrap_or_else(|e| panic!("salt {salt}: meta.json: {e}"));
+    println!("meta.json: {meta:?}");
+    assert!(
+        meta.cases >= 10 && meta.invalid >= 10 && meta.merged >= 10,
+        "{meta:?}"
+    );
 }
