@@ -3,20 +3,23 @@
 // stdin:  {"agentSecret": "sealerSecret_z…/signerSecret_z…",
 //          "accountID"?: "co_z…",            // default: the account whose initial agent is agentSecret
 //          "pieces": [content messages…],     // as a peer sends them, in any order
-//          "read": ["co_z…", …]}
+//          "read": ["co_z…", …],
+//          "verdicts"?: true}                  // also each transaction's verdict (tx-verdicts.mjs)
 // stdout: one JSON object, for each id of `read`:
 //   {"<id>": {"type": "comap"|"colist"|"costream"|"coplaintext"|…,   // cojson's content type
 //             "ruleset": "group"|"ownedByGroup"|"unsafeAllowAll",
 //             "account"?: true,                                      // groups that are accounts
 //             "value": <toJSON()>,
 //             "roles"?: {<member>: <effective role>},                // groups and accounts
-//             "roleEntries"?: {<member>: <raw entry, e.g. "revoked">}}}
+//             "roleEntries"?: {<member>: <raw entry, e.g. "revoked">},
+//             "transactions"?: [<txVerdict>…]}}                         // with "verdicts", values owned by a group
 //   plus "importErrors": [{errorType, sessionID, …}] when cojson rejected some of its sessions
 //   (e.g. "InvalidSignature": cojson drops that session's new transactions and keeps the rest),
 //   or {"<id>": {"error": "unavailable", "missingDependencies": […]}} when it cannot be read.
 // cojson's log lines go to stderr, never stdout.
 import { LocalNode, cojsonInternals, logger } from "cojson";
 import { NapiCrypto } from "cojson/crypto/NapiCrypto";
+import { transactionVerdicts } from "./tx-verdicts.mjs";
 
 /** cojson errors logged while importing, by CoValue id. */
 const importErrors = {};
@@ -89,6 +92,7 @@ function describe(id) {
     }
   } else {
     out.value = content.toJSON();
+    if (input.verdicts === true) out.transactions = transactionVerdicts(core);
   }
   return out;
 }

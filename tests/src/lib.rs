@@ -6,6 +6,7 @@ pub mod crypto_vectors;
 pub mod fixtures;
 pub mod holding_proxy;
 pub mod kill_rounds;
+pub mod meta_vectors;
 pub mod node;
 pub mod people;
 pub mod rust_peer;

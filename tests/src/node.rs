@@ -19,12 +19,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::child_process::{ChildError, ChildProcess};
 
-/// The four files the generator scripts write.
-pub const VECTOR_FILES: [&str; 4] = [
+/// The files the generator scripts write.
+pub const VECTOR_FILES: [&str; 5] = [
     "crypto.json",
     "covalues.json",
     "requests.json",
     "scenarios.json",
+    "meta.json",
 ];
 
 /// How long [`run_node_script`] lets a script run (and `npm ci` take) before killing it.
@@ -213,9 +214,9 @@ fn run_npm_ci(dir: &Path) -> Result<(), NodeError> {
     fs::write(&stamp, b"npm ci succeeded\n").map_err(NodeError::io("could not write", &stamp))
 }
 
-/// Runs the vector generators (`generator/gen-vectors.mjs` and `gen-scenarios.mjs`) of the
-/// real packages with `salt` into a fresh directory and returns that directory, which then
-/// holds [`VECTOR_FILES`].
+/// Runs the vector generators (`generator/gen-vectors.mjs`, `gen-scenarios.mjs` and
+/// `gen-meta.mjs`) of the real packages with `salt` into a fresh directory and returns that
+/// directory, which then holds [`VECTOR_FILES`].
 ///
 /// The directory is created under `$CARGO_TARGET_TMPDIR` when that variable is set at run
 /// time, else under the system temporary directory. Integration tests, for which Cargo
@@ -243,7 +244,7 @@ pub fn regenerate_vectors_in(salt: u32, base: &Path) -> Result<PathBuf, NodeErro
     let js = ensure_npm_installed()?;
     let out = fresh_dir(base, &format!("jazz-req-vectors-salt{salt}"))?;
     let salt = salt.to_string();
-    for script in ["gen-vectors.mjs", "gen-scenarios.mjs"] {
+    for script in ["gen-vectors.mjs", "gen-scenarios.mjs", "gen-meta.mjs"] {
         let script = js.join("generator").join(script);
         let mut generator = spawn_node_script(&script, [out.as_os_str(), OsStr::new(&salt)])?;
         generator.close_stdin();

@@ -77,3 +77,23 @@ pub fn cojson_reads(
     let out = run_node_script(Path::new("read-pieces.mjs"), &input.to_string())?;
     serde_json::from_str(&out).map_err(|e| NodeError::BadOutput(e.to_string()))
 }
+
+/// As [`cojson_reads`], with each value owned by a group also carrying `transactions`:
+/// cojson's verdict on each of its transactions (`tests/js/tx-verdicts.mjs`; compare them
+/// with [`crate::meta_vectors::compare_verdicts`]).
+pub fn cojson_reads_with_verdicts(
+    secret: &AgentSecret,
+    account: &CoID,
+    pieces: &[Value],
+    ids: &[&CoID],
+) -> Result<Value, NodeError> {
+    let input = json!({
+        "agentSecret": secret.to_secret_string().as_str(),
+        "accountID": account.as_str(),
+        "pieces": pieces,
+        "read": ids.iter().map(|id| id.as_str()).collect::<Vec<_>>(),
+        "verdicts": true,
+    });
+    let out = run_node_script(Path::new("read-pieces.mjs"), &input.to_string())?;
+    serde_json::from_str(&out).map_err(|e| NodeError::BadOutput(e.to_string()))
+}
