@@ -3,6 +3,9 @@
 //! and the Node scripts that use it.
 //!
 //! - [`Settings`]: one unique CoMap schema whose inits say who wrote them (`js` or `rust`);
+//! - [`unique_settings`] (`POST /api/unique-settings`, [`UniqueSettings`]): a Rust route whose
+//!   handler calls `ctx.get_or_create_unique`; `uniqueSettingsRoute` of
+//!   `tests/js/unique-common.mjs` is the same route for jazz-tools clients;
 //! - [`run_unique_ids`] runs `tests/js/unique-ids.mjs` (ids jazz-tools computes and creates
 //!   for unique keys; what it reads of unique values made in Rust);
 //! - [`UniqueRacer`] runs `tests/js/unique-race.mjs`: a jazz-tools app, a peer of a sync
@@ -45,6 +48,50 @@ impl Settings {
         }
         view
     }
+}
+
+/// What [`unique_settings`] answers: the settings as the worker reads them, in plain fields
+/// (no reference, so a caller never receives the value itself).
+#[derive(CoMap, Debug, PartialEq)]
+pub struct SettingsRead {
+    /// The settings' id.
+    pub id: String,
+    /// Their label.
+    pub label: String,
+    /// Set by a jazz-tools init.
+    pub js: Option<String>,
+    /// Set by a Rust init.
+    pub rust: Option<String>,
+}
+
+/// `POST /api/unique-settings`: the [`Settings`] unique by `key` and owned by `owner` (a
+/// group's or an account's id), created with the init `{label, rust: mark}` when nobody has
+/// them yet, as the worker reads them now.
+#[jazz_request(url = "/api/unique-settings")]
+pub async fn unique_settings(
+    ctx: RequestContext,
+    owner: String,
+    key: String,
+    label: String,
+    mark: String,
+) -> Result<SettingsRead, JazzRequestError> {
+    let owner = Group::new(
+        CoID::parse(&owner).map_err(|_| JazzRequestError::new("owner is not a co_z… id", 400))?,
+    );
+    let init = Settings {
+        label,
+        js: None,
+        rust: Some(mark),
+    };
+    let settings = ctx
+        .get_or_create_unique(key.as_str(), &owner, init, Settings::resolve())
+        .await?;
+    Ok(SettingsRead {
+        id: settings.id().as_str().to_owned(),
+        label: settings.label.clone(),
+        js: settings.js.clone(),
+        rust: settings.rust.clone(),
+    })
 }
 
 /// What can go wrong while driving the scripts.

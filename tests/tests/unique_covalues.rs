@@ -9,7 +9,9 @@
 //! - upsert creates, then writes only what differs;
 //! - two Rust nodes that each create the value before seeing the other's converge on the
 //!   first writer's init once they exchange content — and the real cojson reads the same;
-//! - a node that may not write to the owner cannot create it (403 in a route).
+//! - a node that may not write to the owner cannot create it (403 in a route);
+//! - concurrent requests to one worker whose handler calls `ctx.get_or_create_unique` create
+//!   one value.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
@@ -21,7 +23,7 @@ use jazz_req::cojson::{CoValueType, LocalNode, TxVerdict, Uniqueness};
 use jazz_req::prelude::*;
 use jazz_req::schema::{MAX_SAFE_INTEGER, UniqueKind};
 use jazz_req_tests::people::{Person, cojson_reads, give, person, pieces};
-use jazz_req_tests::unique_peer::{Settings, run_unique_ids};
+use jazz_req_tests::unique_peer::{Settings, UniqueSettings, run_unique_ids};
 use serde_json::{Value, json};
 
 /// Every form of key jazz-tools accepts as `unique`: strings (empty, non-ASCII, escapes, a
@@ -514,4 +516,69 @@ fn only_a_writer_of_the_owner_can_create_it() {
         .get_or_create_unique("settings", &ada_account, rust_init(Kind::Map, 1).0.unwrap())
         .unwrap();
     assert_eq!(made.id(), &unique_id::<Settings>("settings", &ada_account));
+}
+
+/// Requests of one worker asking for the same unique value at once, each finding nothing
+/// in the worker's store (there is no sync server), create it once: the creation re-reads
+/// the node inside its transaction. Owned by the worker's account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_to_one_worker_create_one_value() {
+    const CLIENTS: usize = 8;
+    let secret = jazz_req::crypto::random::new_random_agent_secret().unwrap();
+    let (mut node, account) = LocalNode::create_account(secret, "Worker").unwrap();
+    node.attach_storage(Arc::new(MemoryStorage::default()));
+    let shared = node
+        .export_json(&account, &jazz_req::cojson::ResolveQuery::Value)
+        .unwrap();
+    let worker = RequestWorker::new(node).unwrap().register(UniqueSettings);
+    let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
+        .await
+        .unwrap();
+    let owner = Account::new(account.clone());
+
+    let calls: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (node, _) = LocalNode::create_account(
+                jazz_req::crypto::random::new_random_agent_secret().unwrap(),
+                &format!("Client {i}"),
+            )
+            .unwrap();
+            let client = RequestClient::new(node)
+                .with_base_url(format!("http://{addr}"))
+                .with_worker(account.clone());
+            client.import_pieces(&shared).unwrap();
+            let owner = account.as_str().to_owned();
+            tokio::spawn(async move {
+                UniqueSettings::send(
+                    &client,
+                    owner,
+                    "shared".into(),
+                    format!("client {i}"),
+                    i.to_string(),
+                )
+                .await
+                .unwrap()
+                .into_inner()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    let id = unique_id::<Settings>("shared", &owner);
+    let first = &answers[0];
+    assert_eq!(first.id, id.as_str());
+    for answer in &answers {
+        assert_eq!(answer, first, "every request reads the one value");
+    }
+    let verdicts = worker
+        .with_node(|node| node.transaction_verdicts(&id))
+        .unwrap();
+    assert_eq!(verdicts.len(), 1, "one init: {verdicts:?}");
+    let held = worker.load::<Settings>(&id, Settings::resolve()).unwrap();
+    assert_eq!(
+        (held.label.as_str(), held.rust.as_deref()),
+        (first.label.as_str(), first.rust.as_deref())
+    );
 }

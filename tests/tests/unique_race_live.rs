@@ -20,50 +20,8 @@ use std::time::{Duration, Instant};
 use jazz_req::prelude::*;
 use jazz_req_tests::sync_apps::run_sync_app;
 use jazz_req_tests::sync_server::SyncServer;
-use jazz_req_tests::unique_peer::{Settings, UniqueRacer};
+use jazz_req_tests::unique_peer::{Settings, UniqueRacer, UniqueSettings};
 use serde_json::{Value, json};
-
-/// What the route answers: the unique settings as the worker reads them, in plain fields.
-#[derive(CoMap, Debug)]
-pub struct SettingsRead {
-    /// The settings' id.
-    pub id: String,
-    /// Their label.
-    pub label: String,
-    /// Set by a jazz-tools init.
-    pub js: Option<String>,
-    /// Set by a Rust init.
-    pub rust: Option<String>,
-}
-
-/// `POST /api/unique-settings`: the Settings unique by `key` in the group `owner`, created
-/// (init `{label, rust: mark}`) when nobody has it yet.
-#[jazz_request(url = "/api/unique-settings")]
-pub async fn unique_settings(
-    ctx: RequestContext,
-    owner: String,
-    key: String,
-    label: String,
-    mark: String,
-) -> Result<SettingsRead, JazzRequestError> {
-    let group = Group::new(
-        CoID::parse(&owner).map_err(|_| JazzRequestError::new("owner is not a co_z… id", 400))?,
-    );
-    let init = Settings {
-        label,
-        js: None,
-        rust: Some(mark),
-    };
-    let settings = ctx
-        .get_or_create_unique(key.as_str(), &group, init, Settings::resolve())
-        .await?;
-    Ok(SettingsRead {
-        id: settings.id().as_str().to_owned(),
-        label: settings.label.clone(),
-        js: settings.js.clone(),
-        rust: settings.rust.clone(),
-    })
-}
 
 /// A new SQLite file for the worker's store (with its -wal and -shm, removed on drop).
 struct Store(PathBuf);

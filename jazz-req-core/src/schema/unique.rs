@@ -82,25 +82,27 @@ impl<T> UniqueKind for CoList<T> {
 ///
 /// ```
 /// use jazz_req_core::crypto::CoID;
-/// use jazz_req_core::schema::{CoList, Group, unique_id};
-/// # #[derive(Debug)] struct Settings { theme: String }
-/// # impl jazz_req_core::schema::CoMapSchema for Settings {
+/// use jazz_req_core::schema::{Account, CoList, Group, unique_id};
+/// # use jazz_req_core::schema::{CoMapSchema, FieldInfo, LeafResolve, MapReader, MapWriter, SchemaError};
+/// # struct Settings { theme: String }
+/// # impl CoMapSchema for Settings {
 /// #     const NAME: &'static str = "Settings";
-/// #     const FIELDS: &'static [jazz_req_core::schema::FieldInfo] = &[];
-/// #     type Resolve = jazz_req_core::schema::LeafResolve;
-/// #     fn read_map(map: &jazz_req_core::schema::MapReader<'_>) -> Result<Self, jazz_req_core::schema::SchemaError> {
-/// #         Ok(Self { theme: map.field("theme")? })
-/// #     }
-/// #     fn write_map(&self, map: &mut jazz_req_core::schema::MapWriter) { map.field("theme", &self.theme) }
+/// #     const FIELDS: &'static [FieldInfo] = &[FieldInfo { rust: "theme", json: "theme" }];
+/// #     type Resolve = LeafResolve;
+/// #     fn read_map(map: &MapReader<'_>) -> Result<Self, SchemaError> { Ok(Self { theme: map.field("theme")? }) }
+/// #     fn write_map(&self, map: &mut MapWriter) { map.field("theme", &self.theme) }
 /// # }
 /// let group = Group::new(CoID::parse("co_zMgSQNu1pdo8WVeScfDVdkTy5xy")?);
-/// // `Settings` is a `#[derive(CoMap)]` struct.
+/// // `Settings` is a `#[derive(CoMap)]` struct: `Settings.findUnique("user-settings", group.id)`.
 /// let settings = unique_id::<Settings>("user-settings", &group);
-/// let same = unique_id::<Settings>("user-settings", &group);
-/// let list = unique_id::<CoList<String>>("user-settings", &group);
-/// assert_eq!(settings, same);
-/// assert_ne!(settings, list); // a list and a map never share an id
-/// # Ok::<(), jazz_req_core::crypto::CryptoError>(())
+/// assert_eq!(settings, unique_id::<Settings>("user-settings", &group));
+/// // A list never shares a map's id, nor a value of another owner or key. (An account owns
+/// // what it owns as a group: `Account::new(id)` and `Group::new(id)` give the same id.)
+/// let ada = Account::new(CoID::parse("co_zeRLv5zQ5vuweEaJ7NqWC69w3e5")?);
+/// assert_ne!(settings, unique_id::<CoList<String>>("user-settings", &group));
+/// assert_ne!(settings, unique_id::<Settings>("user-settings", &ada));
+/// assert_ne!(settings, unique_id::<Settings>(7, &group));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn unique_id<T: UniqueKind>(
     unique: impl Into<Uniqueness>,
@@ -267,8 +269,10 @@ impl Tx<'_> {
     /// #     fn read_map(map: &MapReader<'_>) -> Result<Self, SchemaError> { Ok(Self { theme: map.field("theme")? }) }
     /// #     fn write_map(&self, map: &mut MapWriter) { map.field("theme", &self.theme) }
     /// # }
-    /// # fn run(tx: &mut Tx<'_>) -> Result<(), Box<dyn std::error::Error>> {
-    /// // `Settings` is a `#[derive(CoMap)]` struct.
+    /// # let secret = jazz_req_core::crypto::random::new_random_agent_secret()?;
+    /// # let (mut node, _) = jazz_req_core::cojson::LocalNode::create_account(secret, "Ada")?;
+    /// // `Settings` is a `#[derive(CoMap)]` struct; `node` a node of the user's account.
+    /// let mut tx = Tx::new(&mut node);
     /// let group = tx.create_group()?;
     /// let first: Loaded<Settings> =
     ///     tx.get_or_create_unique("settings", &group, Settings { theme: "dark".into() })?;
@@ -277,7 +281,7 @@ impl Tx<'_> {
     ///     tx.get_or_create_unique("settings", &group, Settings { theme: "light".into() })?;
     /// assert_eq!(again.id(), first.id());
     /// assert_eq!(again.theme, "dark");
-    /// # Ok(()) }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
@@ -367,14 +371,16 @@ impl Tx<'_> {
     ///
     /// ```
     /// use jazz_req_core::schema::{CoList, Tx};
-    /// # fn run(tx: &mut Tx<'_>) -> Result<(), Box<dyn std::error::Error>> {
+    /// # let secret = jazz_req_core::crypto::random::new_random_agent_secret()?;
+    /// # let (mut node, _) = jazz_req_core::cojson::LocalNode::create_account(secret, "Ada")?;
+    /// let mut tx = Tx::new(&mut node);
     /// let group = tx.create_group()?;
     /// let tags: CoList<String> =
     ///     tx.get_or_create_unique_list("tags", &group, vec!["jazz".to_owned()])?;
     /// let again: CoList<String> = tx.get_or_create_unique_list("tags", &group, Vec::new())?;
     /// assert_eq!(again.id(), tags.id());
     /// assert_eq!(again.items()?, ["jazz".to_owned()]);
-    /// # Ok(()) }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
