@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::crypto::{SessionID, TransactionID};
+use crate::crypto::{CoID, SessionID, TransactionID};
 
 /// The id of one op in a list: its transaction and its index in the transaction's changes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -17,6 +17,10 @@ pub struct OpID {
     /// The transaction's index in its session.
     #[serde(rename = "txIndex")]
     pub tx_index: u32,
+    /// The branch the transaction was made in, for an op merged from a branch (cojson writes
+    /// it between `txIndex` and `changeIdx`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<CoID>,
     /// The change's index in the transaction.
     #[serde(rename = "changeIdx")]
     pub change_idx: u32,
@@ -28,15 +32,19 @@ impl OpID {
         Self {
             session_id: tx.session_id.clone(),
             tx_index: tx.tx_index,
+            branch: tx.branch.clone(),
             change_idx,
         }
     }
 
-    /// The op id as cojson writes it (`sessionID, txIndex, changeIdx`).
+    /// The op id as cojson writes it (`sessionID, txIndex, branch?, changeIdx`).
     pub fn to_json(&self) -> Value {
         let mut object = Map::new();
         object.insert("sessionID".into(), Value::from(self.session_id.as_str()));
         object.insert("txIndex".into(), Value::from(self.tx_index));
+        if let Some(branch) = &self.branch {
+            object.insert("branch".into(), Value::from(branch.as_str()));
+        }
         object.insert("changeIdx".into(), Value::from(self.change_idx));
         Value::Object(object)
     }
@@ -45,6 +53,10 @@ impl OpID {
         Some(Self {
             session_id: SessionID::parse(value.get("sessionID")?.as_str()?).ok()?,
             tx_index: u32::try_from(value.get("txIndex")?.as_u64()?).ok()?,
+            branch: match value.get("branch") {
+                None | Some(Value::Null) => None,
+                Some(branch) => Some(CoID::parse(branch.as_str()?).ok()?),
+            },
             change_idx: u32::try_from(value.get("changeIdx")?.as_u64()?).ok()?,
         })
     }

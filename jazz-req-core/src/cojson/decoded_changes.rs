@@ -31,6 +31,12 @@ impl DecodedTx {
         }
     }
 
+    /// No changes: what a transaction whose changes are dropped counts as (a reader's branch
+    /// pointer).
+    pub fn empty() -> Self {
+        Self::new(Vec::new())
+    }
+
     /// The changes, as the transaction's JSON array holds them.
     pub fn changes(&self) -> &[Value] {
         &self.changes

@@ -477,7 +477,8 @@ impl GroupState {
     }
 
     /// The role of `member` at `at` (now when `None`): its own role, raised through parent
-    /// groups, falling back to the `everyone` role (`roleOfInternal`).
+    /// groups, falling back to the `everyone` role (`roleOfInternal`). An account is admin
+    /// in itself (cojson's `RawAccount.roleOfInternal`).
     pub fn role_of(&self, member: &str, at: Option<u64>, groups: &dyn GroupLookup) -> Option<Role> {
         self.role_of_at_depth(member, at, groups, 0)
     }
@@ -489,6 +490,9 @@ impl GroupState {
         groups: &dyn GroupLookup,
         depth: usize,
     ) -> Option<Role> {
+        if self.is_account && member == self.id.as_str() {
+            return Some(Role::Admin);
+        }
         let mut role = self
             .map
             .get_str(member, at)

@@ -13,9 +13,10 @@ use super::header::{CoValueType, Ruleset};
 use super::keys::read_key;
 use super::node::{GroupCache, LocalNode};
 use super::node_error::NodeError;
-use super::permissions::{TxRecord, sort_transactions, validate_owned_by_group};
+use super::permissions::{TxRecord, author_roles, compare_transactions, sort_transactions};
 use super::permissions_role::Role;
 use super::transaction::Transaction;
+use super::tx_meta;
 use super::verified_state::VerifiedCoValue;
 use crate::crypto::{CoID, SessionAuthor, TransactionID};
 
@@ -50,6 +51,7 @@ fn records(value: &VerifiedCoValue) -> Vec<TxRecord> {
             let Ok(tx_index) = u32::try_from(index) else {
                 break;
             };
+            let load_order = txs.len();
             txs.push(TxRecord {
                 id: TransactionID {
                     session_id: session.clone(),
@@ -66,6 +68,11 @@ fn records(value: &VerifiedCoValue) -> Vec<TxRecord> {
                     Transaction::Trusting { .. } => log.decoded_changes(value.id(), index, None),
                     Transaction::Private { .. } => None,
                 },
+                meta: tx_meta::trusting_meta(tx),
+                source: None,
+                source_made_at: None,
+                changes_dropped: false,
+                load_order,
             });
         }
     }
@@ -156,7 +163,67 @@ fn decrypt_private(
         let Some(log) = value.session(&tx.id.session_id) else {
             continue;
         };
-        tx.decoded = log.decoded_changes(value.id(), tx.id.tx_index as usize, Some(key));
+        let index = tx.id.tx_index as usize;
+        tx.decoded = log.decoded_changes(value.id(), index, Some(key));
+        // cojson decrypts the meta with the changes (`decryptTransactionChangesAndMeta`).
+        if let Some(private) = log.transactions().get(index)
+            && matches!(private, Transaction::Private { meta: Some(_), .. })
+        {
+            tx.meta = private
+                .meta_text(key, (value.id(), log.session_id(), index))
+                .ok()
+                .flatten()
+                .and_then(|text| tx_meta::parse_meta(&text));
+        }
+    }
+}
+
+/// Which transactions of a value owned by a group count: a writer's (admin, manager,
+/// writer, writeOnly), and a reader's trusting branch pointer, whose changes are then
+/// dropped and whose meta keeps only the pointer (`src/permissions.ts`).
+fn judge_owned(txs: &mut [TxRecord], roles: &[Option<Role>]) -> Vec<bool> {
+    txs.iter_mut()
+        .zip(roles)
+        .map(|(tx, role)| match role {
+            Some(role) if role.can_write() => true,
+            Some(Role::Reader) => {
+                let Some(meta) = tx.meta.as_deref().filter(|m| tx_meta::is_branch_pointer(m))
+                else {
+                    return false;
+                };
+                tx.meta = Some(tx_meta::branch_pointer_only(meta));
+                tx.decoded = Some(std::sync::Arc::new(DecodedTx::empty()));
+                tx.changes_dropped = true;
+                true
+            }
+            _ => false,
+        })
+        .collect()
+}
+
+/// Puts the transactions back into cojson's order once merged ones have taken their source
+/// time and id, keeping `valid` and `roles` beside them.
+fn resort_merged(txs: &mut Vec<TxRecord>, valid: &mut Vec<bool>, roles: &mut Vec<Option<Role>>) {
+    if txs
+        .iter()
+        .all(|tx| tx.source_made_at.is_none() && tx.source.is_none())
+    {
+        return;
+    }
+    let mut order: Vec<usize> = (0..txs.len()).collect();
+    order.sort_by(|&a, &b| compare_transactions(&txs[a], &txs[b]));
+    let mut taken: Vec<Option<(TxRecord, bool, Option<Role>)>> = std::mem::take(txs)
+        .into_iter()
+        .zip(std::mem::take(valid))
+        .zip(std::mem::take(roles))
+        .map(|((tx, ok), role)| Some((tx, ok, role)))
+        .collect();
+    for index in order {
+        if let Some((tx, ok, role)) = taken.get_mut(index).and_then(Option::take) {
+            txs.push(tx);
+            valid.push(ok);
+            roles.push(role);
+        }
     }
 }
 
@@ -207,9 +274,11 @@ impl LocalNode {
                 })?;
                 let owner = cache.group_state(group)?;
                 let mut txs = records(value);
-                let roles = validate_owned_by_group(&txs, owner, &cache);
-                let valid: Vec<bool> = roles.iter().map(Option::is_some).collect();
+                let mut roles = author_roles(&txs, owner, &cache);
+                let mut valid = judge_owned(&mut txs, &roles);
                 decrypt_private(value, &mut txs, &valid, owner, &cache);
+                tx_meta::apply_meta_rules(&mut txs, &mut valid);
+                resort_merged(&mut txs, &mut valid, &mut roles);
                 Ok((
                     txs,
                     valid,
@@ -217,8 +286,11 @@ impl LocalNode {
                 ))
             }
             Ruleset::UnsafeAllowAll => {
-                let txs = records(value);
-                let valid = vec![true; txs.len()];
+                let mut txs = records(value);
+                let mut valid = vec![true; txs.len()];
+                let mut roles = vec![None; txs.len()];
+                tx_meta::apply_meta_rules(&mut txs, &mut valid);
+                resort_merged(&mut txs, &mut valid, &mut roles);
                 Ok((txs, valid, None))
             }
         }
@@ -319,8 +391,8 @@ pub(crate) fn map_content(txs: &[TxRecord], valid: &[bool]) -> MapHistory {
             map.push(
                 &key,
                 MapEntry {
-                    made_at: tx.made_at,
-                    tx: tx.id.clone(),
+                    made_at: tx.effective_made_at(),
+                    tx: tx.effective_id().clone(),
                     by: tx.author.clone(),
                     value,
                 },
@@ -362,7 +434,7 @@ pub(crate) fn list_content(
             let Ok(change_idx) = u32::try_from(change_idx) else {
                 break;
             };
-            list.apply(OpID::new(&tx.id, change_idx), op.clone());
+            list.apply(OpID::new(tx.effective_id(), change_idx), op.clone());
         }
     }
     list

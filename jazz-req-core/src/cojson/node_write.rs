@@ -231,14 +231,35 @@ impl LocalNode {
 
     /// Writes `changes` to `id` in plain text.
     pub fn write_trusting(&mut self, id: &CoID, changes: &[Value]) -> Result<(), NodeError> {
+        self.write_trusting_with_meta(id, changes, None)
+    }
+
+    /// Writes `changes` (and the meta JSON text `meta`) to `id` in plain text.
+    pub(super) fn write_trusting_with_meta(
+        &mut self,
+        id: &CoID,
+        changes: &[Value],
+        meta: Option<String>,
+    ) -> Result<(), NodeError> {
         self.append(
             id,
-            Transaction::new_trusting(changes_text(changes), now_ms(), None),
+            Transaction::new_trusting(changes_text(changes), now_ms(), meta),
         )
     }
 
     /// Writes `changes` to `id`, encrypted with the key its owner group gives this node.
     pub fn write_private(&mut self, id: &CoID, changes: &[Value]) -> Result<(), NodeError> {
+        self.write_private_with_meta(id, changes, None)
+    }
+
+    /// Writes `changes` (and the meta JSON text `meta`) to `id`, encrypted with the key its
+    /// owner group gives this node.
+    pub(super) fn write_private_with_meta(
+        &mut self,
+        id: &CoID,
+        changes: &[Value],
+        meta: Option<&str>,
+    ) -> Result<(), NodeError> {
         let value = self
             .get(id)
             .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
@@ -260,7 +281,7 @@ impl LocalNode {
         let tx = value.new_private_transaction(
             &session,
             &changes_text(changes),
-            None,
+            meta,
             (&key_id, &key_secret),
             now_ms(),
         );
@@ -268,6 +289,17 @@ impl LocalNode {
     }
 
     fn write(&mut self, id: &CoID, changes: &[Value], privacy: Privacy) -> Result<(), NodeError> {
+        self.write_with(id, changes, privacy, None)
+    }
+
+    /// Writes `changes` with the meta JSON text `meta`, after checking this node may write.
+    pub(super) fn write_with(
+        &mut self,
+        id: &CoID,
+        changes: &[Value],
+        privacy: Privacy,
+        meta: Option<String>,
+    ) -> Result<(), NodeError> {
         let owner = match &self
             .get(id)
             .ok_or_else(|| NodeError::NotLoaded(id.clone()))?
@@ -281,8 +313,8 @@ impl LocalNode {
             self.ensure_may_write_in(&group, id)?;
         }
         match privacy {
-            Privacy::Private => self.write_private(id, changes),
-            Privacy::Trusting => self.write_trusting(id, changes),
+            Privacy::Private => self.write_private_with_meta(id, changes, meta.as_deref()),
+            Privacy::Trusting => self.write_trusting_with_meta(id, changes, meta),
         }
     }
 
@@ -653,8 +685,6 @@ impl LocalNode {
     }
 
     fn create_owned(&mut self, co_type: CoValueType, group: &CoID) -> Result<CoID, NodeError> {
-        self.group_state(group)?;
-        self.ensure_may_write_in(group, group)?;
         let header = CoValueHeader::new_unique(
             co_type,
             Ruleset::OwnedByGroup {
@@ -663,8 +693,22 @@ impl LocalNode {
             },
             None,
         )?;
+        self.create_with_header(group, header)
+    }
+
+    /// Creates the value of `header`, owned by `group` (which this node must be able to
+    /// write in); a value this node already holds is left as it is.
+    pub(super) fn create_with_header(
+        &mut self,
+        group: &CoID,
+        header: CoValueHeader,
+    ) -> Result<CoID, NodeError> {
+        self.group_state(group)?;
+        self.ensure_may_write_in(group, group)?;
         let id = header.id();
-        self.insert_local(VerifiedCoValue::new(header))?;
+        if self.get(&id).is_none() {
+            self.insert_local(VerifiedCoValue::new(header))?;
+        }
         Ok(id)
     }
 

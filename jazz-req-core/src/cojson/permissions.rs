@@ -2,7 +2,7 @@
 //! (`src/permissions.ts`). Groups (and accounts) validate their own transactions in order;
 //! values owned by a group ask the group for the author's role at the transaction's time.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::decoded_changes::DecodedTx;
 
@@ -23,6 +23,18 @@ pub struct TxRecord {
     pub key_used: Option<KeyID>,
     /// The decoded changes; `None` when they could not be parsed or decrypted.
     pub decoded: Option<std::sync::Arc<DecodedTx>>,
+    /// The transaction's meta object as cojson sees it: a trusting one's parsed, a private
+    /// one's once decrypted (`None` when absent, not an object, or not readable).
+    pub meta: Option<std::sync::Arc<Map<String, Value>>>,
+    /// For a transaction merged from a branch (meta `mi`): the transaction it copies
+    /// (cojson's `sourceTxID`), which content and ordering use instead of [`Self::id`].
+    pub source: Option<TransactionID>,
+    /// For a merged transaction: when the copied transaction was made (`sourceTxMadeAt`).
+    pub source_made_at: Option<u64>,
+    /// A reader's branch pointer: valid, but its changes are not applied.
+    pub changes_dropped: bool,
+    /// Its position in the order the node holds the transactions (sessions, then index).
+    pub(crate) load_order: usize,
 }
 
 impl TxRecord {
@@ -35,6 +47,32 @@ impl TxRecord {
     pub fn is_private(&self) -> bool {
         self.key_used.is_some()
     }
+
+    /// The id content uses: a merged transaction's source, else its own (cojson's `txID`).
+    pub fn effective_id(&self) -> &TransactionID {
+        self.source.as_ref().unwrap_or(&self.id)
+    }
+
+    /// The time content uses: a merged transaction's source time, else `made_at` (cojson's
+    /// `madeAt`; permissions use [`Self::made_at`], cojson's `currentMadeAt`).
+    pub fn effective_made_at(&self) -> u64 {
+        self.source_made_at.unwrap_or(self.made_at)
+    }
+}
+
+/// cojson's `compareTransactions` on the effective time and id: by time, then by index
+/// within one session; transactions of different sessions at the same time compare equal.
+pub fn compare_transactions(a: &TxRecord, b: &TxRecord) -> std::cmp::Ordering {
+    let (a_id, b_id) = (a.effective_id(), b.effective_id());
+    a.effective_made_at()
+        .cmp(&b.effective_made_at())
+        .then_with(|| {
+            if a_id.session_id == b_id.session_id {
+                a_id.tx_index.cmp(&b_id.tx_index)
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
 }
 
 /// Sorts transactions into cojson's order: by `madeAt`, then by index within one session;
@@ -43,24 +81,17 @@ impl TxRecord {
 pub fn sort_transactions(txs: &mut [TxRecord]) {
     // A stable sort by (madeAt) alone would reorder a session's own transactions only if
     // their madeAt decreased; cojson then orders them by txIndex, so sort by both when equal.
-    txs.sort_by(|a, b| {
-        a.made_at.cmp(&b.made_at).then_with(|| {
-            if a.id.session_id == b.id.session_id {
-                a.id.tx_index.cmp(&b.id.tx_index)
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        })
-    });
+    txs.sort_by(compare_transactions);
 }
 
-/// The verdict on each transaction of a value owned by a group: its author's role at the
-/// transaction's time when the transaction is valid, `None` when it is not.
+/// The role of each transaction's author in the owner group of a value at the time the
+/// transaction was made (`None`: not a member).
 ///
 /// A transaction is valid when its author (an account's own agent, when the author is the
 /// owning account) is admin, manager, writer or writeOnly in the owner group at `madeAt`,
-/// counting parent groups and `everyone`.
-pub fn validate_owned_by_group(
+/// counting parent groups and `everyone` ([`Role::can_write`]); a reader's transaction is
+/// valid only as a branch pointer ([`super::tx_meta::is_branch_pointer`]).
+pub fn author_roles(
     txs: &[TxRecord],
     owner: &GroupState,
     groups: &dyn GroupLookup,
@@ -72,9 +103,7 @@ pub fn validate_owned_by_group(
             } else {
                 tx.author.as_str()
             };
-            owner
-                .role_of(transactor, Some(tx.made_at), groups)
-                .filter(|role| role.can_write())
+            owner.role_of(transactor, Some(tx.made_at), groups)
         })
         .collect()
 }
