@@ -59,8 +59,7 @@ pub use worker_options::{DEFAULT_STORE, WorkerOptions, WorkerStartError};
 /// What most workers and clients use: the schema types, the route runtime and the errors.
 pub mod prelude {
     pub use crate::Role;
-    pub use crate::cojson::Uniqueness;
-    pub use crate::cojson::{LocalNode, NodeError};
+    pub use crate::cojson::{LocalNode, NodeError, Uniqueness};
     pub use crate::crypto::{AgentSecret, CoID};
     pub use crate::request::{
         JazzRequestError, RequestClient, RequestContext, RequestWorker, Route, RouteSpec,

@@ -5,7 +5,8 @@
 //! - [`Settings`]: one unique CoMap schema whose inits say who wrote them (`js` or `rust`);
 //! - [`unique_settings`] (`POST /api/unique-settings`, [`UniqueSettings`]): a Rust route whose
 //!   handler calls `ctx.get_or_create_unique`; `uniqueSettingsRoute` of
-//!   `tests/js/unique-common.mjs` is the same route for jazz-tools clients;
+//!   `tests/js/unique-common.mjs` is the same route for jazz-tools clients; [`unique_misc`]
+//!   (`POST /api/unique-misc`) calls the handler's other unique forms;
 //! - [`run_unique_ids`] runs `tests/js/unique-ids.mjs` (ids jazz-tools computes and creates
 //!   for unique keys; what it reads of unique values made in Rust);
 //! - [`UniqueRacer`] runs `tests/js/unique-race.mjs`: a jazz-tools app, a peer of a sync
@@ -91,6 +92,67 @@ pub async fn unique_settings(
         label: settings.label.clone(),
         js: settings.js.clone(),
         rust: settings.rust.clone(),
+    })
+}
+
+/// What [`unique_misc`] answers.
+#[derive(CoMap, Debug, PartialEq)]
+pub struct UpsertRead {
+    /// Whether `load_unique` found the settings before the upsert.
+    pub existed: bool,
+    /// The settings' id.
+    pub id: String,
+    /// Their label after the upsert.
+    pub label: String,
+    /// Their `rust` after the upsert.
+    pub rust: Option<String>,
+    /// The items of the unique list of the same key and owner, joined with `,`, after
+    /// `get_or_create_unique_list` (created holding `[mark]`), as `load_unique_list` reads them.
+    pub tags: String,
+}
+
+/// `POST /api/unique-misc`: the other unique forms of a handler, on the [`Settings`] and the
+/// list of strings unique by `key` and owned by `owner`: `load_unique` (whether they exist),
+/// `upsert_unique` (to `{label, rust: mark}`), `get_or_create_unique_list` (init `[mark]`),
+/// `load_unique_list`.
+#[jazz_request(url = "/api/unique-misc")]
+pub async fn unique_misc(
+    ctx: RequestContext,
+    owner: String,
+    key: String,
+    label: String,
+    mark: String,
+) -> Result<UpsertRead, JazzRequestError> {
+    let owner = Group::new(
+        CoID::parse(&owner).map_err(|_| JazzRequestError::new("owner is not a co_z… id", 400))?,
+    );
+    let before = ctx
+        .load_unique::<Settings>(key.as_str(), &owner, Settings::resolve())
+        .await?;
+    let value = Settings {
+        label,
+        js: None,
+        rust: Some(mark.clone()),
+    };
+    let settings = ctx
+        .upsert_unique(key.as_str(), &owner, value, Settings::resolve())
+        .await?;
+    let made = ctx
+        .get_or_create_unique_list(key.as_str(), &owner, vec![mark], CoList::resolve())
+        .await?;
+    let tags = ctx
+        .load_unique_list::<String>(key.as_str(), &owner, CoList::resolve())
+        .await?
+        .ok_or_else(|| JazzRequestError::new("the list is not there", 500))?;
+    if tags.id() != made.id() {
+        return Err(JazzRequestError::new("two lists", 500));
+    }
+    Ok(UpsertRead {
+        existed: before.is_some(),
+        id: settings.id().as_str().to_owned(),
+        label: settings.label.clone(),
+        rust: settings.rust.clone(),
+        tags: tags.items()?.join(","),
     })
 }
 

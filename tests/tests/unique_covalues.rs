@@ -23,7 +23,9 @@ use jazz_req::cojson::{CoValueType, LocalNode, TxVerdict, Uniqueness};
 use jazz_req::prelude::*;
 use jazz_req::schema::{MAX_SAFE_INTEGER, UniqueKind};
 use jazz_req_tests::people::{Person, cojson_reads, give, person, pieces};
-use jazz_req_tests::unique_peer::{Settings, UniqueSettings, run_unique_ids};
+use jazz_req_tests::unique_peer::{
+    Settings, UniqueMisc, UniqueSettings, UpsertRead, run_unique_ids,
+};
 use serde_json::{Value, json};
 
 /// Every form of key jazz-tools accepts as `unique`: strings (empty, non-ASCII, escapes, a
@@ -520,9 +522,10 @@ fn only_a_writer_of_the_owner_can_create_it() {
 
 /// Requests of one worker asking for the same unique value at once, each finding nothing
 /// in the worker's store (there is no sync server), create it once: the creation re-reads
-/// the node inside its transaction. Owned by the worker's account.
+/// the node inside its transaction. Then a route using the handler's other unique forms
+/// (load, upsert, the list's get-or-create and load). Owned by the worker's account.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_requests_to_one_worker_create_one_value() {
+async fn requests_to_one_worker_create_one_value_and_upsert_it() {
     const CLIENTS: usize = 8;
     let secret = jazz_req::crypto::random::new_random_agent_secret().unwrap();
     let (mut node, account) = LocalNode::create_account(secret, "Worker").unwrap();
@@ -530,7 +533,10 @@ async fn concurrent_requests_to_one_worker_create_one_value() {
     let shared = node
         .export_json(&account, &jazz_req::cojson::ResolveQuery::Value)
         .unwrap();
-    let worker = RequestWorker::new(node).unwrap().register(UniqueSettings);
+    let worker = RequestWorker::new(node)
+        .unwrap()
+        .register(UniqueSettings)
+        .register(UniqueMisc);
     let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
         .await
         .unwrap();
@@ -580,5 +586,51 @@ async fn concurrent_requests_to_one_worker_create_one_value() {
     assert_eq!(
         (held.label.as_str(), held.rust.as_deref()),
         (first.label.as_str(), first.rust.as_deref())
+    );
+
+    // The other forms, one request after another: the first creates (upsert), the next
+    // ones find and update; the list is created once.
+    let (node, _) = LocalNode::create_account(
+        jazz_req::crypto::random::new_random_agent_secret().unwrap(),
+        "Upserter",
+    )
+    .unwrap();
+    let client = RequestClient::new(node)
+        .with_base_url(format!("http://{addr}"))
+        .with_worker(account.clone());
+    client.import_pieces(&shared).unwrap();
+    let id = unique_id::<Settings>("misc", &owner);
+    for (round, label) in ["one", "two", "two"].into_iter().enumerate() {
+        let answer = UniqueMisc::send(
+            &client,
+            account.as_str().to_owned(),
+            "misc".into(),
+            label.into(),
+            round.to_string(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+        assert_eq!(
+            answer,
+            UpsertRead {
+                existed: round > 0,
+                id: id.as_str().to_owned(),
+                label: label.to_owned(),
+                rust: Some(round.to_string()),
+                tags: "0".to_owned(),
+            },
+            "round {round}"
+        );
+    }
+    let verdicts = worker
+        .with_node(|node| node.transaction_verdicts(&id))
+        .unwrap();
+    // The init, then `label` and `rust` in round 1, then `rust` alone in round 2.
+    let changed_fields = verdicts.len() - 1;
+    assert!((2..=3).contains(&changed_fields), "{verdicts:?}");
+    assert!(
+        verdicts.iter().all(|v| v.valid && v.meta.is_none()),
+        "{verdicts:?}"
     );
 }

@@ -14,7 +14,7 @@ use crate::cojson::{ResolveQuery, Uniqueness};
 use crate::crypto::CoID;
 use crate::schema::{
     AccountOrGroup, CoField, CoList, CoListResolve, CoMapSchema, EACH, Loaded, ResolveBuilder,
-    read_list, read_loaded, unique_id,
+    UniqueMode, read_list, read_loaded, unique_id,
 };
 
 impl RequestContext {
@@ -75,11 +75,13 @@ impl RequestContext {
     ///
     /// ```no_run
     /// # use jazz_req_core::request::{JazzRequestError, RequestContext};
-    /// # use jazz_req_core::schema::{CoMapSchema, Loaded};
-    /// # async fn handler<Settings: CoMapSchema>(ctx: RequestContext, defaults: Settings) -> Result<(), JazzRequestError> {
-    /// // `Settings` is a `#[derive(CoMap)]` struct; one per sender, in the sender's account.
+    /// # use jazz_req_core::schema::{CoMapSchema, Group, Loaded};
+    /// # async fn handler<Settings: CoMapSchema>(ctx: RequestContext, team: Group, defaults: Settings) -> Result<(), JazzRequestError> {
+    /// // `Settings` is a `#[derive(CoMap)]` struct; one per sender, in a group the worker
+    /// // may write (`team`).
+    /// let key = format!("settings-of-{}", ctx.made_by());
     /// let settings: Loaded<Settings> = ctx
-    ///     .get_or_create_unique("settings", &ctx.made_by(), defaults, Settings::resolve())
+    ///     .get_or_create_unique(key.as_str(), &team, defaults, Settings::resolve())
     ///     .await?;
     /// # Ok(()) }
     /// ```
@@ -95,8 +97,14 @@ impl RequestContext {
         value: T,
         resolve: impl ResolveBuilder,
     ) -> Result<Loaded<T>, JazzRequestError> {
-        self.change_unique(unique.into(), owner, value, resolve.into_query(), false)
-            .await
+        self.change_unique(
+            unique.into(),
+            owner,
+            value,
+            resolve.into_query(),
+            UniqueMode::GetOrCreate,
+        )
+        .await
     }
 
     /// Like [`RequestContext::get_or_create_unique`], but a value found is updated to
@@ -114,8 +122,14 @@ impl RequestContext {
         value: T,
         resolve: impl ResolveBuilder,
     ) -> Result<Loaded<T>, JazzRequestError> {
-        self.change_unique(unique.into(), owner, value, resolve.into_query(), true)
-            .await
+        self.change_unique(
+            unique.into(),
+            owner,
+            value,
+            resolve.into_query(),
+            UniqueMode::Upsert,
+        )
+        .await
     }
 
     async fn change_unique<T: CoMapSchema>(
@@ -124,11 +138,11 @@ impl RequestContext {
         owner: &impl AccountOrGroup,
         value: T,
         query: ResolveQuery,
-        upsert: bool,
+        mode: UniqueMode,
     ) -> Result<Loaded<T>, JazzRequestError> {
         let id = unique_id::<T>(unique.clone(), owner);
         let found = self.find(&id, &query).await?;
-        if found && !upsert {
+        if found && mode == UniqueMode::GetOrCreate {
             let node = self.worker.lock_node()?;
             return Ok(read_loaded(&node, &id, &query)?);
         }
@@ -137,11 +151,7 @@ impl RequestContext {
             self.find(owner.owner_id(), &ResolveQuery::Value).await?;
         }
         self.transaction(|tx| {
-            let made = if upsert {
-                tx.upsert_unique(unique, owner, value)?
-            } else {
-                tx.get_or_create_unique(unique, owner, value)?
-            };
+            let made = tx.create_or_change_unique(unique, owner, value, mode)?;
             Ok(read_loaded(tx.node(), made.id(), &query)?)
         })
     }

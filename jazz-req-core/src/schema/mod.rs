@@ -41,5 +41,5 @@ pub use reference::{Account, Group, Loaded, Member, Ref};
 pub use resolve::{LeafResolve, NotAReference, ResolveBuilder, ResolveFields, descend};
 pub use serialize_key::SerializeKey;
 pub use tx::Tx;
-pub(crate) use unique::read_list;
 pub use unique::{AccountOrGroup, UniqueError, UniqueKind, unique_id};
+pub(crate) use unique::{UniqueMode, read_list};

@@ -316,7 +316,8 @@ impl Tx<'_> {
         self.create_or_change_unique(unique.into(), owner, value, UniqueMode::Upsert)
     }
 
-    fn create_or_change_unique<T: CoMapSchema>(
+    /// Get-or-create or upsert, as `mode` says.
+    pub(crate) fn create_or_change_unique<T: CoMapSchema>(
         &mut self,
         unique: Uniqueness,
         owner: &impl AccountOrGroup,
@@ -406,7 +407,7 @@ impl Tx<'_> {
 
 /// What to do with a unique map that exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum UniqueMode {
+pub(crate) enum UniqueMode {
     /// Leave it (and mark a new one's init first-writer-wins).
     GetOrCreate,
     /// Write what differs (and create a new one plainly).
