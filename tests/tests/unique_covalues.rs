@@ -251,13 +251,16 @@ fn ids_match_jazz_tools_and_each_reads_what_the_other_creates() {
     assert!(created > cases.len() / 2, "most keys are truthy");
 }
 
+/// Gets or creates the unique settings of one key in one owner.
+type CreateIn<'a> = &'a dyn Fn(&mut Tx<'_>, Settings) -> Loaded<Settings>;
+
 #[test]
 fn get_or_create_twice_gives_one_value_with_one_init() {
     for key in keys() {
         let mut ada = person("Ada").unwrap();
         let group = readable_group(&mut ada);
         let me = Account::new(ada.account.clone());
-        let owners: [&dyn Fn(&mut Tx<'_>, Settings) -> Loaded<Settings>; 2] = [
+        let owners: [CreateIn<'_>; 2] = [
             &|tx, value| tx.get_or_create_unique(key.clone(), &group, value).unwrap(),
             &|tx, value| tx.get_or_create_unique(key.clone(), &me, value).unwrap(),
         ];

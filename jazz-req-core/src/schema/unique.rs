@@ -202,7 +202,7 @@ pub(crate) fn read_list<T: CoField>(
 
 /// Whether `node` holds `id` once what `query` reaches from it is loaded from its store (a
 /// value that is held but cannot be read fully still counts: reading it tells why).
-pub(crate) fn holds(
+fn holds(
     node: &mut LocalNode,
     id: &CoID,
     query: &ResolveQuery,
