@@ -59,15 +59,15 @@ pub use worker_options::{DEFAULT_STORE, WorkerOptions, WorkerStartError};
 /// What most workers and clients use: the schema types, the route runtime and the errors.
 pub mod prelude {
     pub use crate::Role;
-    pub use crate::cojson::{LocalNode, NodeError};
+    pub use crate::cojson::{LocalNode, NodeError, Uniqueness};
     pub use crate::crypto::{AgentSecret, CoID};
     pub use crate::request::{
         JazzRequestError, RequestClient, RequestContext, RequestWorker, Route, RouteSpec,
         SendError, ServeOptions, spawn_server, spawn_server_with,
     };
     pub use crate::schema::{
-        Account, CoEnum, CoField, CoList, CoMapSchema, Group, Json, Loaded, Member, Ref,
-        ResolveBuilder, SchemaError, Tx,
+        Account, AccountOrGroup, CoEnum, CoField, CoList, CoMapSchema, Group, Json, Loaded, Member,
+        Ref, ResolveBuilder, SchemaError, Tx, UniqueError, unique_id,
     };
     pub use crate::storage::{MemoryStorage, SqliteStorage, Storage};
     pub use crate::{WorkerOptions, WorkerStartError};

@@ -264,7 +264,34 @@ impl ChildProcess {
     /// [`ChildError::Silent`], [`ChildError::NoLine`], [`ChildError::NotJson`]; also when
     /// called a second time ([`ChildError::NoLine`]).
     pub fn ready_line(&mut self, limit: Duration) -> Result<Value, ChildError> {
-        let received = match self.take_stdout() {
+        let lines = self.take_stdout();
+        self.json_line_from(lines.as_ref(), limit)
+    }
+
+    /// Waits up to `limit` for its next stdout line and parses it as JSON, keeping the rest
+    /// of stdout for the next call: for a child that answers each command written with
+    /// [`ChildProcess::write_line`] with one JSON line. (Use it instead of
+    /// [`ChildProcess::ready_line`], which drops what follows the first line.)
+    ///
+    /// # Errors
+    /// As [`ChildProcess::ready_line`].
+    pub fn next_line(&mut self, limit: Duration) -> Result<Value, ChildError> {
+        let lines = self.take_stdout();
+        let line = self.json_line_from(lines.as_ref(), limit);
+        *self
+            .stdout
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = lines;
+        line
+    }
+
+    /// The next line of `lines` (within `limit`) as JSON.
+    fn json_line_from(
+        &mut self,
+        lines: Option<&Receiver<Vec<u8>>>,
+        limit: Duration,
+    ) -> Result<Value, ChildError> {
+        let received = match lines {
             Some(lines) => lines.recv_timeout(limit),
             None => Err(RecvTimeoutError::Disconnected),
         };

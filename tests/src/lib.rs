@@ -17,4 +17,5 @@ pub mod sync_server;
 pub mod sync_worker;
 pub mod tickets_peer;
 pub mod ts_peer;
+pub mod unique_peer;
 pub mod worker_process;

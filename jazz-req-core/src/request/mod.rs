@@ -29,6 +29,7 @@ pub mod sync_peer;
 pub mod timed_body;
 pub mod tower_service;
 pub mod typed_route;
+mod unique;
 pub mod worker;
 mod writes;
 

@@ -56,6 +56,15 @@ impl<T> CoList<T> {
     }
 }
 
+impl<T: CoField> CoList<T> {
+    /// An empty resolve query over a list of `T`s (`true`), to name what to load of its
+    /// items on (`CoList::<Ref<Ticket>>::resolve().each(|t| t)`), as
+    /// [`CoMapSchema::resolve`](super::CoMapSchema::resolve) does for a map.
+    pub fn resolve() -> CoListResolve<T> {
+        CoListResolve::default()
+    }
+}
+
 impl<T: Clone> Clone for CoList<T> {
     fn clone(&self) -> Self {
         Self {

@@ -25,6 +25,7 @@ mod reference;
 mod resolve;
 mod serialize_key;
 mod tx;
+mod unique;
 
 pub use error::{NotLoaded, SchemaError, invalid_request};
 pub use field::{
@@ -40,3 +41,5 @@ pub use reference::{Account, Group, Loaded, Member, Ref};
 pub use resolve::{LeafResolve, NotAReference, ResolveBuilder, ResolveFields, descend};
 pub use serialize_key::SerializeKey;
 pub use tx::Tx;
+pub use unique::{AccountOrGroup, UniqueError, UniqueKind, unique_id};
+pub(crate) use unique::{UniqueMode, read_list};
