@@ -229,9 +229,15 @@ impl LocalNode {
     }
 
     /// What `message` needs before it can be applied: the accounts that author its sessions
-    /// (their headers give the signers) and, for a value owned by a group, the group.
-    fn missing_dependencies(&self, message: &ContentMessage) -> Vec<CoID> {
+    /// (their headers give the signers), for a value owned by a group, the group, and the
+    /// content of the same CoValue queued before it (`queued_before`): as cojson, once content of
+    /// a CoValue waits, what comes after it for that CoValue waits behind it, even without a
+    /// header of its own (`queued_before`).
+    fn missing_dependencies(&self, message: &ContentMessage, queued_before: bool) -> Vec<CoID> {
         let mut missing = Vec::new();
+        if queued_before {
+            missing.push(message.id.clone());
+        }
         let header = message
             .header
             .as_ref()
@@ -260,7 +266,8 @@ impl LocalNode {
     /// or queued until what it depends on has arrived. Queued messages are retried after
     /// every successful import.
     pub fn import(&mut self, message: ContentMessage) -> Result<ImportOutcome, NodeError> {
-        let missing = self.missing_dependencies(&message);
+        let queued_before = self.pending.iter().any(|queued| queued.id == message.id);
+        let missing = self.missing_dependencies(&message, queued_before);
         if !missing.is_empty() {
             self.pending.push(message);
             return Ok(ImportOutcome::Queued { missing });
@@ -273,10 +280,14 @@ impl LocalNode {
 
     fn drain_pending(&mut self) {
         loop {
-            let ready = self
-                .pending
-                .iter()
-                .position(|m| self.missing_dependencies(m).is_empty());
+            let mut waiting: std::collections::HashSet<&CoID> = std::collections::HashSet::new();
+            let ready = self.pending.iter().position(|m| {
+                let ready = self
+                    .missing_dependencies(m, waiting.contains(&m.id))
+                    .is_empty();
+                waiting.insert(&m.id);
+                ready
+            });
             let Some(index) = ready else {
                 return;
             };
