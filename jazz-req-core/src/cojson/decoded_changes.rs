@@ -76,6 +76,27 @@ impl DecodedChanges {
         self.slots.resize_with(len, OnceLock::new);
     }
 
+    /// How many transactions have their changes kept.
+    pub(crate) fn kept(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| slot.get().is_some())
+            .count()
+    }
+
+    /// Takes what `other` decoded for slots still empty here (`other` must hold the same
+    /// transactions: the decoding of a transaction at a position with a key is the same
+    /// wherever it is done).
+    pub(crate) fn fill_from(&self, other: &DecodedChanges) {
+        for (slot, theirs) in self.slots.iter().zip(&other.slots) {
+            if slot.get().is_none()
+                && let Some(decoded) = theirs.get()
+            {
+                let _ = slot.set(decoded.clone());
+            }
+        }
+    }
+
     /// The changes of `tx` at `position`: decrypted with `key` when it is private (`None`
     /// without a key), parsed as a JSON array; `None` when they do not decode. Decoded once
     /// per transaction (and key).

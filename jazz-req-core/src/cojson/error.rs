@@ -100,6 +100,13 @@ pub enum SessionLogError {
         /// The length of the log at commit time.
         actual: usize,
     },
+    /// A verified append was committed to a log of the same length holding other
+    /// transactions than those it was verified after (its running hash differs).
+    #[error("append to session {session} was verified after other transactions than the log holds")]
+    Forked {
+        /// The session.
+        session: Box<SessionID>,
+    },
     /// A verified append was committed to another session's log.
     #[error("append verified for session {verified} committed to session {target}")]
     WrongSession {
@@ -192,6 +199,13 @@ pub enum ContentError {
         session: Box<SessionID>,
         /// Why.
         source: SignerUnavailable,
+    },
+    /// Content verified beforehand was checked with another key than the one that signs its
+    /// session here.
+    #[error("content of session {session} was verified with another key than its signer's")]
+    OtherSigner {
+        /// The session.
+        session: Box<SessionID>,
     },
     /// A session's new transactions do not verify or do not line up.
     #[error(transparent)]

@@ -8,6 +8,7 @@
 //!   session;
 //! - [`content`]: [`ContentMessage`], parsed from and written to the wire;
 //! - [`verified_state`]: [`VerifiedCoValue`], applying and producing content;
+//! - [`prepared`]: content verified (and decoded) outside the lock of the node it goes to;
 //! - [`signer`]: who signs a session (agents, accounts' initial admins);
 //! - [`permissions`], [`group`], [`keys`]: which transactions count, roles over time, and
 //!   finding read keys;
@@ -38,6 +39,7 @@ pub mod node_verdicts;
 pub mod node_write;
 pub mod permissions;
 pub mod permissions_role;
+pub mod prepared;
 pub mod session_log;
 pub mod signer;
 pub mod transaction;
@@ -54,7 +56,8 @@ pub use node_export::{ExportedPiece, ResolveQuery};
 pub use node_read::ReadValue;
 pub use node_verdicts::TxVerdict;
 pub use node_write::Privacy;
-pub use session_log::{SessionLog, SessionMark, SessionPiece, VerifiedAppend};
+pub use prepared::{ImportBasis, PreparedImport, PreparedMessage};
+pub use session_log::{SessionBase, SessionLog, SessionMark, SessionPiece, VerifiedAppend};
 pub use signer::{AccountSigners, session_signer};
 pub use transaction::{MAX_RECOMMENDED_TX_SIZE, MAX_TRANSACTION_BYTES, Transaction};
 pub use verified_state::{AppliedContent, VerifiedCoValue, VerifiedContent};

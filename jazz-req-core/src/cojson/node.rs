@@ -9,8 +9,9 @@ use super::group::{GroupLookup, GroupState};
 use super::header::{CoValueHeader, Ruleset};
 use super::keys::{AgentResolver, Reader};
 use super::node_error::NodeError;
+use super::prepared::PreparedMessage;
 use super::signer::AccountSigners;
-use super::verified_state::{AppliedContent, VerifiedCoValue};
+use super::verified_state::{AppliedContent, VerifiedCoValue, VerifiedContent};
 use crate::crypto::{AgentID, CoID, SessionAuthor};
 
 /// Exported pieces by CoValue, with the signed transaction count they were made at.
@@ -42,7 +43,7 @@ pub struct LocalNode {
     /// The next arrival number.
     next_arrival: u64,
     signers: AccountSigners,
-    pending: Vec<ContentMessage>,
+    pending: Pending,
     /// This node's sessions for writing, made on the first write.
     pub(crate) sessions: Option<super::node_write::WriteSessions>,
     /// Where accepted content is persisted, if anywhere.
@@ -90,7 +91,7 @@ impl LocalNode {
             arrived: HashMap::new(),
             next_arrival: 0,
             signers: AccountSigners::new(),
-            pending: Vec::new(),
+            pending: Pending::default(),
             sessions: None,
             storage: None,
             unsaved: Vec::new(),
@@ -116,6 +117,11 @@ impl LocalNode {
     /// The CoValue `id`, if loaded.
     pub fn get(&self, id: &CoID) -> Option<&VerifiedCoValue> {
         self.values.get(id)
+    }
+
+    /// The key that verifies the sessions of account `id`, if it is loaded.
+    pub fn account_signer(&self, id: &CoID) -> Option<&crate::crypto::VerifyingKey> {
+        self.signers.key(id)
     }
 
     /// The loaded CoValues in arrival order.
@@ -225,7 +231,7 @@ impl LocalNode {
 
     /// Content messages still waiting for their dependencies.
     pub fn pending(&self) -> &[ContentMessage] {
-        &self.pending
+        self.pending.messages()
     }
 
     /// What `message` needs before it can be applied: the accounts that author its sessions
@@ -266,13 +272,38 @@ impl LocalNode {
     /// or queued until what it depends on has arrived. Queued messages are retried after
     /// every successful import.
     pub fn import(&mut self, message: ContentMessage) -> Result<ImportOutcome, NodeError> {
-        let queued_before = self.pending.iter().any(|queued| queued.id == message.id);
+        self.import_checked(message, None)
+    }
+
+    /// Imports a content message verified beforehand (see [`super::prepared`]), as
+    /// [`LocalNode::import`] does, without verifying it again where the CoValue still stands
+    /// where it was verified: the transactions committed are exactly those verified, checked
+    /// by the key that signs their session here. Where it changed meanwhile (or the message
+    /// could not be verified beforehand), it is verified now.
+    pub fn import_prepared(
+        &mut self,
+        message: PreparedMessage,
+    ) -> Result<ImportOutcome, NodeError> {
+        let (message, verified) = message.into_parts();
+        self.import_checked(message, verified)
+    }
+
+    fn import_checked(
+        &mut self,
+        message: ContentMessage,
+        verified: Option<VerifiedContent>,
+    ) -> Result<ImportOutcome, NodeError> {
+        let queued_before = self
+            .pending
+            .messages()
+            .iter()
+            .any(|queued| queued.id == message.id);
         let missing = self.missing_dependencies(&message, queued_before);
         if !missing.is_empty() {
-            self.pending.push(message);
+            self.pending.push(message, verified);
             return Ok(ImportOutcome::Queued { missing });
         }
-        let applied = self.apply(&message)?;
+        let applied = self.apply(&message, verified)?;
         self.remember_unsaved(message, &applied);
         self.drain_pending();
         Ok(ImportOutcome::Applied(applied))
@@ -281,7 +312,7 @@ impl LocalNode {
     fn drain_pending(&mut self) {
         loop {
             let mut waiting: std::collections::HashSet<&CoID> = std::collections::HashSet::new();
-            let ready = self.pending.iter().position(|m| {
+            let ready = self.pending.messages().iter().position(|m| {
                 let ready = self
                     .missing_dependencies(m, waiting.contains(&m.id))
                     .is_empty();
@@ -291,8 +322,10 @@ impl LocalNode {
             let Some(index) = ready else {
                 return;
             };
-            let message = self.pending.remove(index);
-            match self.apply(&message) {
+            let Some((message, verified)) = self.pending.remove(index) else {
+                return;
+            };
+            match self.apply(&message, verified) {
                 Ok(applied) => self.remember_unsaved(message, &applied),
                 Err(error) => tracing::warn!(id = %message.id, %error, "queued content rejected"),
             }
@@ -318,15 +351,23 @@ impl LocalNode {
         }
     }
 
-    fn apply(&mut self, message: &ContentMessage) -> Result<AppliedContent, NodeError> {
-        let applied = self.apply_inner(message)?;
+    fn apply(
+        &mut self,
+        message: &ContentMessage,
+        verified: Option<VerifiedContent>,
+    ) -> Result<AppliedContent, NodeError> {
+        let applied = self.apply_inner(message, verified)?;
         if applied.total() > 0 || message.header.is_some() {
             self.changed(&message.id);
         }
         Ok(applied)
     }
 
-    fn apply_inner(&mut self, message: &ContentMessage) -> Result<AppliedContent, NodeError> {
+    fn apply_inner(
+        &mut self,
+        message: &ContentMessage,
+        verified: Option<VerifiedContent>,
+    ) -> Result<AppliedContent, NodeError> {
         let id = message.id.clone();
         let wrap = |source| NodeError::Content {
             id: id.clone(),
@@ -334,29 +375,32 @@ impl LocalNode {
         };
         let signers = &self.signers;
         let applied = match self.values.get_mut(&message.id) {
-            Some(value) => value
-                .apply_content(message, |author| signers.resolve(author))
-                .map_err(wrap)?,
+            Some(value) => {
+                let signer_for = |author: &SessionAuthor| signers.resolve(author);
+                commit_or_verify(value, message, verified, signer_for).map_err(wrap)?
+            }
             None => {
+                let header = message
+                    .header
+                    .clone()
+                    .ok_or_else(|| NodeError::UnknownCoValue(message.id.clone()))?;
+                let mut value =
+                    VerifiedCoValue::with_id(&message.id, header).map_err(|e| wrap(e.into()))?;
                 // The account's own header says who signs it, so an account can verify its
                 // own sessions before it is known.
-                let own = message
-                    .header
-                    .as_ref()
-                    .filter(|h| h.account_agent().is_some())
-                    .cloned();
-                let (value, applied) = VerifiedCoValue::from_content(message, |author| {
-                    match (author, &own) {
-                        (SessionAuthor::Account(a), Some(header)) if a == &message.id => {
-                            super::signer::session_signer(author, |_| Some(header))
-                        }
-                        _ => signers.resolve(author),
+                let own = value
+                    .header()
+                    .account_agent()
+                    .is_some()
+                    .then(|| value.header().clone());
+                let signer_for = |author: &SessionAuthor| match (author, &own) {
+                    (SessionAuthor::Account(a), Some(header)) if a == &message.id => {
+                        super::signer::session_signer(author, |_| Some(header))
                     }
-                })
-                .map_err(|e| match e {
-                    super::error::ContentError::MissingHeader(id) => NodeError::UnknownCoValue(id),
-                    other => wrap(other),
-                })?;
+                    _ => signers.resolve(author),
+                };
+                let applied =
+                    commit_or_verify(&mut value, message, verified, signer_for).map_err(wrap)?;
                 if value.header().account_agent().is_some() {
                     self.signers.insert_account(value.header())?;
                 }
@@ -393,12 +437,71 @@ impl LocalNode {
     }
 }
 
+/// Commits `verified` (content of `message` verified beforehand) where `value` still stands
+/// where it was verified, else verifies `message` now.
+fn commit_or_verify(
+    value: &mut VerifiedCoValue,
+    message: &ContentMessage,
+    verified: Option<VerifiedContent>,
+    signer_for: impl Fn(&SessionAuthor) -> Result<crate::crypto::VerifyingKey, super::SignerUnavailable>,
+) -> Result<AppliedContent, super::ContentError> {
+    if let Some(verified) = verified {
+        match value.commit_verified(message, verified, &signer_for) {
+            Ok(applied) => return Ok(applied),
+            Err(error) => {
+                tracing::debug!(id = %message.id, %error, "content verified beforehand is verified again");
+            }
+        }
+    }
+    value.apply_content(message, signer_for)
+}
+
+/// Content waiting for its dependencies, each message with what was verified of it beforehand
+/// (if anything).
+#[derive(Debug, Default)]
+struct Pending {
+    messages: Vec<ContentMessage>,
+    /// Index for index with `messages`.
+    verified: Vec<Option<VerifiedContent>>,
+}
+
+impl Pending {
+    fn messages(&self) -> &[ContentMessage] {
+        &self.messages
+    }
+
+    fn push(&mut self, message: ContentMessage, verified: Option<VerifiedContent>) {
+        self.messages.push(message);
+        self.verified.push(verified);
+    }
+
+    fn remove(&mut self, index: usize) -> Option<(ContentMessage, Option<VerifiedContent>)> {
+        if index >= self.messages.len() || index >= self.verified.len() {
+            return None;
+        }
+        Some((self.messages.remove(index), self.verified.remove(index)))
+    }
+
+    fn retain(&mut self, keep: impl Fn(&ContentMessage) -> bool) {
+        if self.messages.iter().all(&keep) {
+            return;
+        }
+        let messages = std::mem::take(&mut self.messages);
+        let verified = std::mem::take(&mut self.verified);
+        (self.messages, self.verified) = messages
+            .into_iter()
+            .zip(verified)
+            .filter(|(message, _)| keep(message))
+            .unzip();
+    }
+}
+
 impl std::fmt::Debug for LocalNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalNode")
             .field("reader", &self.reader)
             .field("covalues", &self.values.len())
-            .field("pending", &self.pending.len())
+            .field("pending", &self.pending.messages().len())
             .field("storage", &self.storage.is_some())
             .field("unsaved", &(self.unsaved.len() + self.dirty.len()))
             .finish()

@@ -33,16 +33,141 @@ pub struct SessionLog {
 }
 
 /// New transactions whose signature has been checked against a log, ready to be committed
-/// to it with [`SessionLog::commit`]. Verifying needs only `&SessionLog`, so it can run
-/// outside a lock; committing is cheap.
+/// to it with [`SessionLog::commit`]. Verifying needs only `&SessionLog` (or a
+/// [`SessionBase`] taken from it), so it can run outside a lock; committing is cheap, and
+/// commits only to a log that still stands where the append was verified (same length, same
+/// running hash).
 #[derive(Clone, Debug)]
 pub struct VerifiedAppend {
     session: SessionID,
     base_len: usize,
+    /// The session hash after the first `base_len` transactions, as verified.
+    base_hash: Hash,
     transactions: Vec<Transaction>,
     hasher: blake3::Hasher,
     signature: Signature,
     signer: VerifyingKey,
+}
+
+/// Where a session stands, as much as verifying what comes next needs: its length, its
+/// running hash and the key that verified it. Taken from a log ([`SessionLog::base`]) it lets
+/// content be verified without the log, e.g. outside the lock of the node holding it.
+#[derive(Clone, Debug)]
+pub struct SessionBase {
+    session: SessionID,
+    len: usize,
+    hasher: blake3::Hasher,
+    signer: Option<VerifyingKey>,
+}
+
+/// A borrowed [`SessionBase`]: what verifying needs of a log or a base, without copying it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BaseRef<'a> {
+    pub(crate) session: &'a SessionID,
+    pub(crate) len: usize,
+    pub(crate) hasher: &'a blake3::Hasher,
+    pub(crate) signer: Option<&'a VerifyingKey>,
+}
+
+impl BaseRef<'_> {
+    /// Like [`SessionLog::verify_append`], against this base.
+    pub(crate) fn verify_append(
+        self,
+        after: usize,
+        transactions: &[Transaction],
+        signature: &Signature,
+        signer: &VerifyingKey,
+    ) -> Result<Option<VerifiedAppend>, SessionLogError> {
+        verify_after(
+            (self.session, self.len, self.hasher),
+            (after, transactions),
+            signature,
+            signer,
+        )
+    }
+
+    /// Like [`SessionLog::new_part`], against this base.
+    pub(crate) fn new_part<'t>(
+        self,
+        after: usize,
+        transactions: &'t [Transaction],
+    ) -> Result<&'t [Transaction], SessionLogError> {
+        new_part(self.session, self.len, after, transactions)
+    }
+}
+
+impl SessionBase {
+    /// A session with no transactions yet.
+    pub fn empty(session: SessionID) -> Self {
+        Self {
+            session,
+            len: 0,
+            hasher: blake3::Hasher::new(),
+            signer: None,
+        }
+    }
+
+    /// The session.
+    pub fn session_id(&self) -> &SessionID {
+        &self.session
+    }
+
+    /// How many transactions precede what is verified against this base.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the session has no transactions.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The key that verified the session's signatures, if any did.
+    pub fn signer(&self) -> Option<&VerifyingKey> {
+        self.signer.as_ref()
+    }
+
+    /// The session hash after the first [`SessionBase::len`] transactions.
+    pub fn last_hash(&self) -> Hash {
+        hash_of(&self.hasher)
+    }
+
+    /// Like [`SessionLog::new_part`], against this base.
+    pub fn new_part<'a>(
+        &self,
+        after: usize,
+        transactions: &'a [Transaction],
+    ) -> Result<&'a [Transaction], SessionLogError> {
+        self.base_ref().new_part(after, transactions)
+    }
+
+    /// Like [`SessionLog::verify_append`], against this base.
+    pub fn verify_append(
+        &self,
+        after: usize,
+        transactions: &[Transaction],
+        signature: &Signature,
+        signer: &VerifyingKey,
+    ) -> Result<Option<VerifiedAppend>, SessionLogError> {
+        self.base_ref()
+            .verify_append(after, transactions, signature, signer)
+    }
+
+    pub(crate) fn base_ref(&self) -> BaseRef<'_> {
+        BaseRef {
+            session: &self.session,
+            len: self.len,
+            hasher: &self.hasher,
+            signer: self.signer.as_ref(),
+        }
+    }
+
+    /// Where the session stands once `append` (verified against this base) is committed.
+    pub fn advance(&mut self, append: &VerifiedAppend) {
+        self.len = append.base_len + append.transactions.len();
+        self.hasher = append.hasher.clone();
+        self.signer.get_or_insert_with(|| append.signer.clone());
+    }
 }
 
 impl VerifiedAppend {
@@ -59,6 +184,17 @@ impl VerifiedAppend {
     /// The transactions that will be appended.
     pub fn transactions(&self) -> &[Transaction] {
         &self.transactions
+    }
+
+    /// The session hash after the first [`VerifiedAppend::base_len`] transactions, as
+    /// verified.
+    pub fn base_hash(&self) -> &Hash {
+        &self.base_hash
+    }
+
+    /// The key the signature was checked with.
+    pub fn signer(&self) -> &VerifyingKey {
+        &self.signer
     }
 }
 
@@ -107,6 +243,65 @@ pub struct SessionPiece<'a> {
 
 fn hash_of(hasher: &blake3::Hasher) -> Hash {
     Hash::from_bytes(*hasher.finalize().as_bytes())
+}
+
+/// The part of `transactions` (which follow the first `after` of `session`) that a log of
+/// `known` transactions does not have yet; a [`SessionLogError::Gap`] if some before them
+/// are missing.
+fn new_part<'a>(
+    session: &SessionID,
+    known: usize,
+    after: usize,
+    transactions: &'a [Transaction],
+) -> Result<&'a [Transaction], SessionLogError> {
+    if after > known {
+        return Err(SessionLogError::Gap {
+            session: Box::new(session.clone()),
+            known,
+            after,
+        });
+    }
+    Ok(transactions.get(known - after..).unwrap_or_default())
+}
+
+/// Verifies `transactions` (following the first `after` of the session) after a session of
+/// `known` transactions whose running hash is `hasher`: what is new is hashed on, and
+/// `signature` must verify by `signer` over the hash after it. `Ok(None)` when nothing is new
+/// (no signature check).
+fn verify_after(
+    (session, known, hasher): (&SessionID, usize, &blake3::Hasher),
+    (after, transactions): (usize, &[Transaction]),
+    signature: &Signature,
+    signer: &VerifyingKey,
+) -> Result<Option<VerifiedAppend>, SessionLogError> {
+    let new = new_part(session, known, after, transactions)?;
+    if new.is_empty() {
+        return Ok(None);
+    }
+    let base_hash = hash_of(hasher);
+    let mut hasher = hasher.clone();
+    let mut buffer = String::new();
+    for tx in new {
+        buffer.clear();
+        tx.write_canonical(&mut buffer);
+        hasher.update(buffer.as_bytes());
+    }
+    let hash = hash_of(&hasher);
+    signer
+        .verify_hash(signature, &hash)
+        .map_err(|_| SessionLogError::InvalidSignature {
+            session: Box::new(session.clone()),
+            hash,
+        })?;
+    Ok(Some(VerifiedAppend {
+        session: session.clone(),
+        base_len: known,
+        base_hash,
+        transactions: new.to_vec(),
+        hasher,
+        signature: *signature,
+        signer: signer.clone(),
+    }))
 }
 
 impl SessionLog {
@@ -159,6 +354,26 @@ impl SessionLog {
         self.decoded.changes(tx, (co_id, &self.session, index), key)
     }
 
+    /// How many of the transactions have their changes decoded and kept (see
+    /// [`SessionLog::decoded_changes`]).
+    pub fn decoded_count(&self) -> usize {
+        self.decoded.kept()
+    }
+
+    /// Takes the decoded changes `other` holds where this log has none, when `other` is a
+    /// log of the same session with the same transactions (same length, same running hash):
+    /// what was decoded elsewhere (e.g. outside a lock) need not be decoded again. Returns
+    /// whether the logs matched.
+    pub fn adopt_decoded(&self, other: &SessionLog) -> bool {
+        let same = other.session == self.session
+            && other.len() == self.len()
+            && other.last_hash() == self.last_hash();
+        if same {
+            self.decoded.fill_from(&other.decoded);
+        }
+        same
+    }
+
     /// The signature after the last transaction.
     pub fn last_signature(&self) -> Option<&Signature> {
         self.last_signature.as_ref()
@@ -191,15 +406,26 @@ impl SessionLog {
         after: usize,
         transactions: &'a [Transaction],
     ) -> Result<&'a [Transaction], SessionLogError> {
-        let known = self.len();
-        if after > known {
-            return Err(SessionLogError::Gap {
-                session: Box::new(self.session.clone()),
-                known,
-                after,
-            });
+        new_part(&self.session, self.len(), after, transactions)
+    }
+
+    pub(crate) fn base_ref(&self) -> BaseRef<'_> {
+        BaseRef {
+            session: &self.session,
+            len: self.len(),
+            hasher: &self.hasher,
+            signer: self.signer.as_ref(),
         }
-        Ok(transactions.get(known - after..).unwrap_or_default())
+    }
+
+    /// Where the log stands, for verifying what comes next without it (see [`SessionBase`]).
+    pub fn base(&self) -> SessionBase {
+        SessionBase {
+            session: self.session.clone(),
+            len: self.len(),
+            hasher: self.hasher.clone(),
+            signer: self.signer.clone(),
+        }
     }
 
     /// Checks new transactions without changing the log.
@@ -215,33 +441,12 @@ impl SessionLog {
         signature: &Signature,
         signer: &VerifyingKey,
     ) -> Result<Option<VerifiedAppend>, SessionLogError> {
-        let known = self.len();
-        let new = self.new_part(after, transactions)?;
-        if new.is_empty() {
-            return Ok(None);
-        }
-        let mut hasher = self.hasher.clone();
-        let mut buffer = String::new();
-        for tx in new {
-            buffer.clear();
-            tx.write_canonical(&mut buffer);
-            hasher.update(buffer.as_bytes());
-        }
-        let hash = hash_of(&hasher);
-        signer
-            .verify_hash(signature, &hash)
-            .map_err(|_| SessionLogError::InvalidSignature {
-                session: Box::new(self.session.clone()),
-                hash,
-            })?;
-        Ok(Some(VerifiedAppend {
-            session: self.session.clone(),
-            base_len: known,
-            transactions: new.to_vec(),
-            hasher,
-            signature: *signature,
-            signer: signer.clone(),
-        }))
+        verify_after(
+            (&self.session, self.len(), &self.hasher),
+            (after, transactions),
+            signature,
+            signer,
+        )
     }
 
     /// Appends transactions checked by [`Self::verify_append`]; fails, changing nothing, if
@@ -253,13 +458,7 @@ impl SessionLog {
                 target: Box::new(self.session.clone()),
             });
         }
-        if verified.base_len != self.len() {
-            return Err(SessionLogError::Stale {
-                session: Box::new(self.session.clone()),
-                expected: verified.base_len,
-                actual: self.len(),
-            });
-        }
+        self.check_base(verified.base_len, &verified.base_hash)?;
         let count = verified.transactions.len();
         let bytes: usize = verified
             .transactions
@@ -272,6 +471,25 @@ impl SessionLog {
         self.signer.get_or_insert(verified.signer);
         self.record_signature(bytes, verified.signature);
         Ok(count)
+    }
+
+    /// Whether the log stands where an append was verified: `len` transactions with the
+    /// running hash `hash` (a [`SessionLogError::Stale`] or [`SessionLogError::Forked`] if
+    /// not).
+    pub fn check_base(&self, len: usize, hash: &Hash) -> Result<(), SessionLogError> {
+        if len != self.len() {
+            return Err(SessionLogError::Stale {
+                session: Box::new(self.session.clone()),
+                expected: len,
+                actual: self.len(),
+            });
+        }
+        if &self.last_hash() != hash {
+            return Err(SessionLogError::Forked {
+                session: Box::new(self.session.clone()),
+            });
+        }
+        Ok(())
     }
 
     /// Verifies and appends new transactions, all or nothing: on any error the log is

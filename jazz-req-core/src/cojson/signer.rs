@@ -56,6 +56,11 @@ impl AccountSigners {
         self.keys.remove(id);
     }
 
+    /// The signing key of account `id`, if known.
+    pub fn key(&self, id: &CoID) -> Option<&VerifyingKey> {
+        self.keys.get(id)
+    }
+
     /// Whether the signing key of account `id` is known.
     pub fn contains(&self, id: &CoID) -> bool {
         self.keys.contains_key(id)

@@ -2,8 +2,10 @@
 //! each session in the order the sessions were first seen (cojson `VerifiedState`).
 //!
 //! Content is applied in two steps so that the expensive part can run outside a lock:
-//! [`VerifiedCoValue::verify_content`] hashes and checks signatures on `&self`, and
-//! [`VerifiedCoValue::commit_content`] appends. [`VerifiedCoValue::apply_content`] does both.
+//! [`VerifiedCoValue::verify_content`] hashes and checks signatures on `&self` (or
+//! [`VerifiedContent::verify_against`] on [`SessionBase`]s taken from it, without it), and
+//! [`VerifiedCoValue::commit_content`] appends, only where every session of the message still
+//! stands where it was verified. [`VerifiedCoValue::apply_content`] does both.
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,7 +13,7 @@ use super::content::{ContentMessage, SessionNewContent};
 use super::error::{ContentError, HeaderError, SessionLogError, SignerUnavailable};
 use super::header::{CoValueHeader, Priority};
 use super::known_state::KnownState;
-use super::session_log::{SessionLog, SessionMark, VerifiedAppend};
+use super::session_log::{BaseRef, SessionBase, SessionLog, SessionMark, VerifiedAppend};
 use super::transaction::Transaction;
 use crate::crypto::{
     CoID, KeyID, KeySecret, SessionAuthor, SessionID, Signature, SignerSecret, VerifyingKey,
@@ -31,6 +33,10 @@ pub struct VerifiedCoValue {
 pub struct VerifiedContent {
     id: CoID,
     appends: Vec<VerifiedAppend>,
+    /// The message's other sessions (nothing new for them), with the length they had: a log
+    /// of another length would take (or refuse) something of them, so the content only
+    /// commits where they still have it.
+    unchanged: Vec<(SessionID, usize)>,
 }
 
 impl VerifiedContent {
@@ -40,6 +46,95 @@ impl VerifiedContent {
             .iter()
             .map(|a| (a.session_id(), a.transactions().len()))
     }
+
+    /// The CoValue the content belongs to.
+    pub fn id(&self) -> &CoID {
+        &self.id
+    }
+
+    /// The verified appends, in message order.
+    pub fn appends(&self) -> &[VerifiedAppend] {
+        &self.appends
+    }
+
+    /// Verifies every session of `message` without the CoValue: `base_of` says where each of
+    /// its sessions stands (`None`: no transactions yet), `signer_for` resolves the signer of
+    /// a session no signature has verified yet. What [`VerifiedCoValue::verify_content`]
+    /// gives on a CoValue whose sessions stand there (its header is not checked here:
+    /// committing does).
+    pub fn verify_against<'a>(
+        message: &ContentMessage,
+        base_of: impl Fn(&SessionID) -> Option<&'a SessionBase>,
+        signer_for: impl Fn(&SessionAuthor) -> Result<VerifyingKey, SignerUnavailable>,
+    ) -> Result<Self, ContentError> {
+        verify_message(
+            message,
+            |session| base_of(session).map(SessionBase::base_ref),
+            &signer_for,
+        )
+    }
+}
+
+/// Verifies one session's new content against where it stands: `Ok(None)` when it brings
+/// nothing new (no signature check then). The signer is the one that verified the session so
+/// far, else `signer_for`'s.
+fn verify_session(
+    base: BaseRef<'_>,
+    content: &SessionNewContent,
+    signer_for: &impl Fn(&SessionAuthor) -> Result<VerifyingKey, SignerUnavailable>,
+) -> Result<Option<VerifiedAppend>, ContentError> {
+    let session = base.session;
+    if base
+        .new_part(content.after, &content.new_transactions)?
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    let signer = match base.signer {
+        Some(signer) => signer.clone(),
+        None => signer_for(session.author()).map_err(|source| ContentError::SignerUnavailable {
+            session: Box::new(session.clone()),
+            source,
+        })?,
+    };
+    Ok(base.verify_append(
+        content.after,
+        &content.new_transactions,
+        &content.last_signature,
+        &signer,
+    )?)
+}
+
+/// Verifies each session of `message` against where `base_of` says it stands.
+fn verify_message<'a>(
+    message: &ContentMessage,
+    base_of: impl Fn(&SessionID) -> Option<BaseRef<'a>>,
+    signer_for: &impl Fn(&SessionAuthor) -> Result<VerifyingKey, SignerUnavailable>,
+) -> Result<VerifiedContent, ContentError> {
+    let empty_hasher = blake3::Hasher::new();
+    let mut seen = HashSet::with_capacity(message.new.len());
+    let mut appends = Vec::with_capacity(message.new.len());
+    let mut unchanged = Vec::new();
+    for (session, content) in &message.new {
+        if !seen.insert(session) {
+            return Err(ContentError::DuplicateSession(Box::new(session.clone())));
+        }
+        let base = base_of(session).unwrap_or(BaseRef {
+            session,
+            len: 0,
+            hasher: &empty_hasher,
+            signer: None,
+        });
+        match verify_session(base, content, signer_for)? {
+            Some(append) => appends.push(append),
+            None => unchanged.push((session.clone(), base.len)),
+        }
+    }
+    Ok(VerifiedContent {
+        id: message.id.clone(),
+        appends,
+        unchanged,
+    })
 }
 
 /// What applying a content message added.
@@ -146,45 +241,6 @@ impl VerifiedCoValue {
         }
     }
 
-    /// Checks one session's new content without changing anything: `Ok(None)` when it
-    /// brings nothing new (no signature check then).
-    fn verify_session(
-        &self,
-        session: &SessionID,
-        content: &SessionNewContent,
-        signer_for: &impl Fn(&SessionAuthor) -> Result<VerifyingKey, SignerUnavailable>,
-    ) -> Result<Option<VerifiedAppend>, ContentError> {
-        let empty;
-        let log = match self.session(session) {
-            Some(log) => log,
-            None => {
-                empty = SessionLog::new(session.clone());
-                &empty
-            }
-        };
-        if log
-            .new_part(content.after, &content.new_transactions)?
-            .is_empty()
-        {
-            return Ok(None);
-        }
-        let signer = match log.signer() {
-            Some(signer) => signer.clone(),
-            None => {
-                signer_for(session.author()).map_err(|source| ContentError::SignerUnavailable {
-                    session: Box::new(session.clone()),
-                    source,
-                })?
-            }
-        };
-        Ok(log.verify_append(
-            content.after,
-            &content.new_transactions,
-            &content.last_signature,
-            &signer,
-        )?)
-    }
-
     /// Verifies every session of `message` against this CoValue without changing it. Fails
     /// on the first session that has a gap, does not verify, or whose signer is unavailable.
     pub fn verify_content(
@@ -193,24 +249,23 @@ impl VerifiedCoValue {
         signer_for: impl Fn(&SessionAuthor) -> Result<VerifyingKey, SignerUnavailable>,
     ) -> Result<VerifiedContent, ContentError> {
         self.check_message(message)?;
-        let mut seen = HashSet::with_capacity(message.new.len());
-        let mut appends = Vec::with_capacity(message.new.len());
-        for (session, content) in &message.new {
-            if !seen.insert(session) {
-                return Err(ContentError::DuplicateSession(Box::new(session.clone())));
-            }
-            if let Some(append) = self.verify_session(session, content, &signer_for)? {
-                appends.push(append);
-            }
-        }
-        Ok(VerifiedContent {
-            id: message.id.clone(),
-            appends,
-        })
+        verify_message(
+            message,
+            |session| self.session(session).map(SessionLog::base_ref),
+            &signer_for,
+        )
     }
 
-    /// Appends content checked by [`Self::verify_content`], all or nothing: fails, changing
-    /// nothing, if any of its sessions changed in between.
+    /// Where `session` stands, for verifying content without this CoValue (see
+    /// [`VerifiedContent::verify_against`]); `None` when it has no transactions.
+    pub fn session_base(&self, session: &SessionID) -> Option<SessionBase> {
+        self.session(session).map(SessionLog::base)
+    }
+
+    /// Appends content checked by [`Self::verify_content`] (or
+    /// [`VerifiedContent::verify_against`]), all or nothing: fails, changing nothing, if any
+    /// session of its message changed in between (another length, or for an append, other
+    /// transactions than those it was verified after).
     pub fn commit_content(
         &mut self,
         verified: VerifiedContent,
@@ -221,15 +276,29 @@ impl VerifiedCoValue {
                 actual: verified.id,
             });
         }
-        for append in &verified.appends {
-            let actual = self.session(append.session_id()).map_or(0, SessionLog::len);
-            if actual != append.base_len() {
+        for (session, len) in &verified.unchanged {
+            let actual = self.session(session).map_or(0, SessionLog::len);
+            if actual != *len {
                 return Err(SessionLogError::Stale {
-                    session: Box::new(append.session_id().clone()),
-                    expected: append.base_len(),
+                    session: Box::new(session.clone()),
+                    expected: *len,
                     actual,
                 }
                 .into());
+            }
+        }
+        for append in &verified.appends {
+            match self.session(append.session_id()) {
+                Some(log) => log.check_base(append.base_len(), append.base_hash())?,
+                None if append.base_len() == 0 => {}
+                None => {
+                    return Err(SessionLogError::Stale {
+                        session: Box::new(append.session_id().clone()),
+                        expected: append.base_len(),
+                        actual: 0,
+                    }
+                    .into());
+                }
             }
         }
         let mut applied = AppliedContent::default();
@@ -239,6 +308,54 @@ impl VerifiedCoValue {
             applied.appended.push((session, count));
         }
         Ok(applied)
+    }
+
+    /// Commits content verified beforehand for `message` (by
+    /// [`VerifiedContent::verify_against`], e.g. outside a lock), checking first what
+    /// verifying it here would have used: `message` is for this CoValue with its header, and
+    /// each append was checked with the key that signs its session here (the key that
+    /// verified the session so far, else `signer_for`'s). Then as
+    /// [`Self::commit_content`]: what is committed is exactly what verifying `message` now
+    /// would give, or nothing changes and an error says why (verify it then).
+    pub fn commit_verified(
+        &mut self,
+        message: &ContentMessage,
+        verified: VerifiedContent,
+        signer_for: impl Fn(&SessionAuthor) -> Result<VerifyingKey, SignerUnavailable>,
+    ) -> Result<AppliedContent, ContentError> {
+        self.check_message(message)?;
+        let in_message: HashSet<&SessionID> = message.new.iter().map(|(s, _)| s).collect();
+        let mut sessions = verified
+            .appends
+            .iter()
+            .map(VerifiedAppend::session_id)
+            .chain(verified.unchanged.iter().map(|(session, _)| session));
+        let same_sessions = in_message.len() == verified.appends.len() + verified.unchanged.len()
+            && sessions.all(|session| in_message.contains(session));
+        if verified.id != message.id || !same_sessions {
+            return Err(ContentError::WrongCoValue {
+                expected: message.id.clone(),
+                actual: verified.id,
+            });
+        }
+        for append in &verified.appends {
+            let session = append.session_id();
+            let expected = match self.session(session).and_then(SessionLog::signer) {
+                Some(signer) => signer.clone(),
+                None => signer_for(session.author()).map_err(|source| {
+                    ContentError::SignerUnavailable {
+                        session: Box::new(session.clone()),
+                        source,
+                    }
+                })?,
+            };
+            if &expected != append.signer() {
+                return Err(ContentError::OtherSigner {
+                    session: Box::new(session.clone()),
+                });
+            }
+        }
+        self.commit_content(verified)
     }
 
     /// Verifies and applies `message`, all or nothing: on any error nothing of it is applied.
@@ -267,9 +384,19 @@ impl VerifiedCoValue {
                 .map(|(session, _)| (session.clone(), Err(error.clone())))
                 .collect();
         }
+        let empty_hasher = blake3::Hasher::new();
         let mut outcomes = Vec::with_capacity(message.new.len());
         for (session, content) in &message.new {
-            let outcome = match self.verify_session(session, content, &signer_for) {
+            let base = self.session(session).map_or(
+                BaseRef {
+                    session,
+                    len: 0,
+                    hasher: &empty_hasher,
+                    signer: None,
+                },
+                SessionLog::base_ref,
+            );
+            let outcome = match verify_session(base, content, &signer_for) {
                 Ok(Some(append)) => self.log_mut(session).commit(append).map_err(Into::into),
                 Ok(None) => Ok(0),
                 Err(error) => Err(error),

@@ -54,7 +54,7 @@ pub fn verify_stable(
 
 /// A decoded signer public key, for verifying many signatures of one signer without
 /// decompressing its curve point each time.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyingKey(ed25519_dalek::VerifyingKey);
 
 impl VerifyingKey {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::body::SignedBody;
 use super::error::JazzRequestError;
 use crate::cojson::permissions_role::Role;
-use crate::cojson::{ContentMessage, LocalNode, NodeError, Privacy, ResolveQuery};
+use crate::cojson::{ContentMessage, LocalNode, NodeError, PreparedImport, Privacy, ResolveQuery};
 use crate::crypto::{CoID, SessionAuthor};
 use crate::schema::{LoadError, load_resolved};
 
@@ -130,7 +130,21 @@ pub fn import_pieces(
     node: &mut LocalNode,
     pieces: Vec<ContentMessage>,
 ) -> Result<Vec<CoID>, JazzRequestError> {
-    let ids: Vec<CoID> = pieces.iter().map(|m| m.id.clone()).collect();
+    import_prepared_pieces(node, PreparedImport::unverified(pieces))
+}
+
+/// Like [`import_pieces`], for pieces verified (and maybe decoded) beforehand without the
+/// node (see [`crate::cojson::prepared`]): what still stands as it was verified is committed
+/// without verifying it again.
+pub fn import_prepared_pieces(
+    node: &mut LocalNode,
+    pieces: PreparedImport,
+) -> Result<Vec<CoID>, JazzRequestError> {
+    let ids: Vec<CoID> = pieces
+        .messages()
+        .iter()
+        .map(|m| m.message().id.clone())
+        .collect();
     let mut fresh: Vec<CoID> = Vec::new();
     for id in &ids {
         if node.get(id).is_none() && !fresh.contains(id) {
@@ -138,19 +152,17 @@ pub fn import_pieces(
         }
     }
     let queued_before = node.queued_count();
-    for (index, piece) in pieces.into_iter().enumerate() {
-        if let Err(error) = node.import(piece) {
-            node.discard_pending(&ids);
-            // Nor is anything the pieces before it added stored (a newer copy of an account
-            // the node holds stays in memory, valid, but not queued).
-            let added = node.queued_since(queued_before);
-            node.unqueue(&added);
-            // Nothing in flight can use what was absent before this import began.
-            node.evict_with_accounts(&fresh);
-            return Err(JazzRequestError::invalid_payload(Some(
-                json!({"piece": index, "reason": error.to_string()}),
-            )));
-        }
+    if let Err((index, error)) = node.import_all_prepared(pieces) {
+        node.discard_pending(&ids);
+        // Nor is anything the pieces before it added stored (a newer copy of an account
+        // the node holds stays in memory, valid, but not queued).
+        let added = node.queued_since(queued_before);
+        node.unqueue(&added);
+        // Nothing in flight can use what was absent before this import began.
+        node.evict_with_accounts(&fresh);
+        return Err(JazzRequestError::invalid_payload(Some(
+            json!({"piece": index, "reason": error.to_string()}),
+        )));
     }
     node.discard_pending(&ids);
     fresh.retain(|id| node.get(id).is_some());

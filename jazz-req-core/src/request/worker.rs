@@ -28,7 +28,7 @@ use super::clock::{Clock, SystemClock};
 use super::durable::{AwaitSync, Submitted};
 use super::envelope::{
     HANDLED_KEY, check_decryptable, create_envelope_in, envelope_values, import_pieces,
-    pieces_to_import, read_envelope, unreadable,
+    import_prepared_pieces, pieces_to_import, read_envelope, unreadable,
 };
 use super::error::JazzRequestError;
 use super::handler::{Handler, RequestContext};
@@ -39,6 +39,10 @@ use super::route::RouteSpec;
 use crate::cojson::{LocalNode, NodeError, Privacy};
 use crate::crypto::CoID;
 use crate::storage::{Claim, Storage};
+
+/// From this many bytes of private changes in a request, its new CoValues are decrypted and
+/// parsed before the node's lock is taken (below it, doing so costs more than it saves).
+const DECODE_AHEAD_BYTES: usize = 16 * 1024;
 
 /// Limits and windows of a worker.
 #[derive(Clone, Debug)]
@@ -468,11 +472,20 @@ impl RequestWorker {
             }
         }
 
+        // The costly part of the import (hashing, signature checks, and for large content
+        // decryption and parsing) runs without the node's lock: a large request does not
+        // hold up the others (see `cojson::prepared`). Under the lock, only what the node
+        // needs to know and the commit of what was verified.
+        let basis = self.shared.node()?.import_basis(&pieces);
+        let mut prepared = basis.prepare(pieces);
+        if prepared.private_bytes() >= DECODE_AHEAD_BYTES {
+            prepared.decode_ahead();
+        }
         let (failures_seen, fresh, mut queued) = {
             let mut node = self.shared.node()?;
             let failures_seen = self.shared.store_failures.load(Ordering::SeqCst);
             let before = node.queued_count();
-            let fresh = import_pieces(&mut node, pieces)?;
+            let fresh = import_prepared_pieces(&mut node, prepared)?;
             (failures_seen, fresh, node.queued_since(before))
         };
         // With a sync server, what the resolve names and the node lacks is loaded from it

@@ -202,11 +202,7 @@ pub(crate) fn read_list<T: CoField>(
 
 /// Whether `node` holds `id` once what `query` reaches from it is loaded from its store (a
 /// value that is held but cannot be read fully still counts: reading it tells why).
-fn holds(
-    node: &mut LocalNode,
-    id: &CoID,
-    query: &ResolveQuery,
-) -> Result<bool, NodeError> {
+fn holds(node: &mut LocalNode, id: &CoID, query: &ResolveQuery) -> Result<bool, NodeError> {
     match load_resolved(node, id, query) {
         Ok(()) => Ok(true),
         Err(LoadError::NotFound(_)) => Ok(node.get(id).is_some()),
