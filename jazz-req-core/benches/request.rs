@@ -18,6 +18,9 @@ use jazz_req_core::request::{RequestClient, RequestContext, RequestWorker, Route
 use jazz_req_core::storage::{MemoryStorage, SqliteStorage, Storage};
 use serde_json::{Map, Value, json};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn or_panic<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }

@@ -44,6 +44,10 @@ use crate::storage::{Claim, Storage};
 /// parsed before the node's lock is taken (below it, doing so costs more than it saves).
 const DECODE_AHEAD_BYTES: usize = 16 * 1024;
 
+/// From this size on, a body is checked and prepared on a blocking thread rather than on the
+/// runtime's (see `RequestWorker::accept`).
+const OFF_RUNTIME_BYTES: usize = 64 * 1024;
+
 /// Limits and windows of a worker.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -447,10 +451,35 @@ impl RequestWorker {
         }
     }
 
+    /// The body's checks that need no lock (shape, expiry, token), and its pieces prepared for
+    /// the import: verified (and for large content decoded) without the node's lock (see
+    /// `cojson::prepared`), which is taken only briefly, for what verifying needs to know of
+    /// what the node holds.
+    fn check_and_prepare(&self, body: &[u8], now: u64) -> Result<Checked, JazzRequestError> {
+        let signed = self.check_body_at(body, now)?;
+        let pieces = pieces_to_import(&signed, true)?;
+        let mut brought: Vec<CoID> = Vec::new();
+        for piece in &pieces {
+            if !brought.contains(&piece.id) {
+                brought.push(piece.id.clone());
+            }
+        }
+        let basis = self.shared.node()?.import_basis(&pieces);
+        let mut prepared = basis.prepare(pieces);
+        if prepared.private_bytes() >= DECODE_AHEAD_BYTES {
+            prepared.decode_ahead();
+        }
+        Ok(Checked {
+            signed,
+            brought,
+            prepared,
+        })
+    }
+
     /// Every check and write before the handler: returns the body, the sender and the values.
     async fn accept(
         &self,
-        body: &[u8],
+        body: &Bytes,
         spec: &RouteSpec,
         handler: &dyn Handler,
     ) -> Result<Accepted, JazzRequestError> {
@@ -459,28 +488,28 @@ impl RequestWorker {
         // claim must agree on what "now" is, or a copy crossing the end of the window between
         // the two could find an earlier copy's claim expired and claim the id again.
         let now = self.shared.clock.now_ms();
-        let signed = self.check_body_at(body, now)?;
+        // A large body is checked and prepared on a blocking thread: parsing, hashing and
+        // verifying a megabyte takes milliseconds, which would otherwise hold up the
+        // requests waiting on this runtime thread.
+        let checked =
+            if body.len() >= OFF_RUNTIME_BYTES && tokio::runtime::Handle::try_current().is_ok() {
+                let worker = self.clone();
+                let body = body.clone();
+                tokio::task::spawn_blocking(move || worker.check_and_prepare(&body, now))
+                    .await
+                    .map_err(|e| JazzRequestError::internal_while("checking the request", e))??
+            } else {
+                self.check_and_prepare(body, now)?
+            };
+        let Checked {
+            signed,
+            brought,
+            prepared,
+        } = checked;
         #[allow(clippy::cast_precision_loss)] // ms timestamps are far below 2^53
         let expiry_f = self.shared.config.expiry_ms as f64;
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked finite
         let valid_until = (signed.created_at_ms() + expiry_f).max(0.0) as u64;
-        let pieces = pieces_to_import(&signed, true)?;
-        let mut brought: Vec<CoID> = Vec::new();
-        for piece in &pieces {
-            if !brought.contains(&piece.id) {
-                brought.push(piece.id.clone());
-            }
-        }
-
-        // The costly part of the import (hashing, signature checks, and for large content
-        // decryption and parsing) runs without the node's lock: a large request does not
-        // hold up the others (see `cojson::prepared`). Under the lock, only what the node
-        // needs to know and the commit of what was verified.
-        let basis = self.shared.node()?.import_basis(&pieces);
-        let mut prepared = basis.prepare(pieces);
-        if prepared.private_bytes() >= DECODE_AHEAD_BYTES {
-            prepared.decode_ahead();
-        }
         let (failures_seen, fresh, mut queued) = {
             let mut node = self.shared.node()?;
             let failures_seen = self.shared.store_failures.load(Ordering::SeqCst);
@@ -825,6 +854,14 @@ impl RequestWorker {
         key.verify_hash(&signed.auth_token, &signed.signing_hash())
             .map_err(|_| invalid())
     }
+}
+
+/// A body that passed the checks needing no lock, with its pieces prepared for the import.
+struct Checked {
+    signed: SignedBody,
+    /// The CoValues its pieces are for.
+    brought: Vec<CoID>,
+    prepared: crate::cojson::PreparedImport,
 }
 
 /// A request that passed every check, claimed its id and is marked handled.
