@@ -13,6 +13,7 @@
 mod macros;
 
 pub mod agent;
+pub mod base58;
 pub mod encoding;
 pub mod encrypt;
 mod error;
