@@ -4,7 +4,9 @@
 //! process (`RequestWorker::handle` on an `http::Request`, no network), as
 //! `tests/js/bench-request.mjs` measures jazz-tools' `route.handle()`. Making the request
 //! (the client's side) is not timed. Measured with no storage, in-memory storage, and the
-//! embedded SQLite store (each response durable before it is answered).
+//! embedded SQLite store (each response durable before it is answered). On mimalloc, as the
+//! project's worker binary (`interop_worker`). `JAZZ_REQ_BENCH_CLOCK=cpu` times the CPU the
+//! worker's thread spends instead (see `cpu_per_request`).
 
 #![allow(missing_docs, clippy::panic)] // criterion_main! generates undocumented items
 
@@ -85,6 +87,48 @@ fn request(client: &RequestClient, worker: &RequestWorker) -> http::Request<Byte
     request
 }
 
+/// The CPU time this thread has run, from `/proc/thread-self/schedstat` (Linux; brought up
+/// to date at least every scheduler tick, so only long runs are measured with it).
+fn thread_cpu() -> std::time::Duration {
+    let text = or_panic(std::fs::read_to_string("/proc/thread-self/schedstat"));
+    let ns = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected schedstat: {text}"));
+    std::time::Duration::from_nanos(ns)
+}
+
+/// `JAZZ_REQ_BENCH_CLOCK=cpu`: instead of criterion's wall-time samples, `requests` echoes in
+/// one run and the CPU time the worker's thread spent on them (every request runs on it here,
+/// on a current-thread runtime; a store's writer thread is not counted), beside the wall
+/// time: a figure that holds on a busy machine, where wall time grows with what else runs.
+fn cpu_per_request(name: &str, storage: Option<Arc<dyn Storage>>, requests: usize) {
+    let runtime = or_panic(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    );
+    let (worker, client) = setup(storage);
+    let warm: Vec<_> = (0..200).map(|_| request(&client, &worker)).collect();
+    for req in warm {
+        assert_eq!(runtime.block_on(worker.handle(req)).status(), 200);
+    }
+    let bodies: Vec<_> = (0..requests).map(|_| request(&client, &worker)).collect();
+    let (cpu, wall) = (thread_cpu(), std::time::Instant::now());
+    for req in bodies {
+        assert_eq!(runtime.block_on(worker.handle(req)).status(), 200);
+    }
+    let (cpu, wall) = (thread_cpu().saturating_sub(cpu), wall.elapsed());
+    #[allow(clippy::cast_precision_loss)] // a count of requests
+    let per = |d: std::time::Duration| d.as_secs_f64() * 1e6 / requests as f64;
+    println!(
+        "{name}: {:.1} µs CPU per request ({:.1} µs wall), {requests} requests",
+        per(cpu),
+        per(wall)
+    );
+}
+
 fn bench_with(c: &mut Criterion, name: &str, storage: Option<Arc<dyn Storage>>) {
     let runtime = or_panic(
         tokio::runtime::Builder::new_current_thread()
@@ -110,6 +154,19 @@ fn bench_with(c: &mut Criterion, name: &str, storage: Option<Arc<dyn Storage>>) 
 }
 
 fn benches(c: &mut Criterion) {
+    if std::env::var("JAZZ_REQ_BENCH_CLOCK").is_ok_and(|v| v == "cpu") {
+        let requests = std::env::var("JAZZ_REQ_BENCH_REQUESTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(4_000);
+        cpu_per_request("echo, no storage", None, requests);
+        cpu_per_request(
+            "echo, in-memory storage",
+            Some(Arc::new(MemoryStorage::new())),
+            requests,
+        );
+        return;
+    }
     bench_with(c, "handle one echo request (no storage)", None);
     bench_with(
         c,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::comap::{MapEntry, MapHistory};
 use super::permissions::TxRecord;
 use super::permissions_role::{ParentRoleMapping, Role, is_higher_role, should_inherit};
-use crate::crypto::CoID;
+use crate::crypto::{AgentID, CoID, KeySecret};
 
 /// Nesting deeper than this between groups is treated as a cycle.
 const MAX_GROUP_DEPTH: usize = 64;
@@ -45,6 +45,42 @@ pub struct GroupState {
     /// `key_A_for_key_B` revelations: encrypted key id → encrypting key ids.
     key_revelations: HashMap<String, Vec<String>>,
     valid: Vec<bool>,
+    /// Read keys found in this state, by reader (see [`super::keys::read_key`]).
+    found_keys: FoundKeys,
+}
+
+/// Read keys a reader found in one group state: finding one may unseal it (an X25519 box),
+/// and a request reads and writes its envelope's group several times. A found key depends
+/// only on the state (and, for a parent's key, on the parent's state, whose change makes this
+/// state stale too) and on who reads.
+#[derive(Default)]
+pub(crate) struct FoundKeys(std::sync::Mutex<HashMap<(AgentID, String), KeySecret>>);
+
+impl FoundKeys {
+    pub(crate) fn get(&self, reader: &AgentID, key_id: &str) -> Option<KeySecret> {
+        let found = self.0.lock().ok()?;
+        found.get(&(*reader, key_id.to_owned())).cloned()
+    }
+
+    pub(crate) fn insert(&self, reader: &AgentID, key_id: &str, secret: &KeySecret) {
+        if let Ok(mut found) = self.0.lock() {
+            found.insert((*reader, key_id.to_owned()), secret.clone());
+        }
+    }
+}
+
+impl Clone for FoundKeys {
+    fn clone(&self) -> Self {
+        let found = self.0.lock().map(|f| f.clone()).unwrap_or_default();
+        Self(std::sync::Mutex::new(found))
+    }
+}
+
+impl std::fmt::Debug for FoundKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self.0.lock().map(|f| f.len()).unwrap_or_default();
+        write!(f, "FoundKeys({count} <redacted>)")
+    }
 }
 
 /// The roles a group's own transactions are checked against while it is being validated.
@@ -131,6 +167,7 @@ impl GroupState {
             parents: Vec::new(),
             key_revelations: HashMap::new(),
             valid: Vec::with_capacity(txs.len()),
+            found_keys: FoundKeys::default(),
         };
         let mut resolver = MemberRoleResolver {
             direct: HashMap::new(),
@@ -433,6 +470,11 @@ impl GroupState {
     /// The key revelations of `key_id` for other keys (`key_id_for_<key>`), oldest first.
     pub fn key_revelations(&self, key_id: &str) -> &[String] {
         self.key_revelations.get(key_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The read keys found in this state (see [`super::keys::read_key`]).
+    pub(crate) fn found_keys(&self) -> &FoundKeys {
+        &self.found_keys
     }
 
     /// Every parent group ever referenced, in first-reference order.

@@ -83,15 +83,21 @@ fn nonce(group: &CoID, tx: &TransactionID) -> Value {
     json!({"in": group.as_str(), "tx": {"sessionID": tx.session_id.as_str(), "txIndex": tx.tx_index}})
 }
 
-/// The secret of `key_id` in `group`, if `reader` can find it.
+/// The secret of `key_id` in `group`, if `reader` can find it. A key found is kept with the
+/// group's state for the next lookup by the same reader.
 pub fn read_key(
     group: &GroupState,
     key_id: &str,
     reader: &Reader,
     context: &dyn KeyContext,
 ) -> Option<KeySecret> {
+    if let Some(found) = group.found_keys().get(&reader.agent_id, key_id) {
+        return Some(found);
+    }
     let mut visiting = HashSet::new();
-    find_key(group, key_id, reader, context, &mut visiting)
+    let found = find_key(group, key_id, reader, context, &mut visiting)?;
+    group.found_keys().insert(&reader.agent_id, key_id, &found);
+    Some(found)
 }
 
 fn find_key(

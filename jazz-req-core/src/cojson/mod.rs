@@ -24,6 +24,7 @@ pub mod error;
 pub mod group;
 pub mod header;
 mod join_content;
+mod kept_groups;
 pub mod keys;
 pub mod known_state;
 mod new_content;

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::content::ContentMessage;
-use super::group::{GroupLookup, GroupState};
 use super::header::{CoValueHeader, Ruleset};
+pub(crate) use super::kept_groups::GroupCache;
+use super::kept_groups::KeptGroups;
 use super::keys::{AgentResolver, Reader};
 use super::node_error::NodeError;
 use super::prepared::PreparedMessage;
@@ -68,13 +69,15 @@ pub struct LocalNode {
     pub(crate) created: std::collections::HashSet<CoID>,
     /// Inside [`LocalNode::batch`]: own transactions are signed once at its end.
     pub(crate) deferring: bool,
-    /// Bumped whenever a group or account changes: validated group states older than this
-    /// are rebuilt (map and list changes never affect roles or keys).
+    /// Bumped when what groups hold may have changed anywhere (a rollback, content forgotten):
+    /// every validated group state older than this is rebuilt. A group or account that
+    /// arrives, changes or leaves only makes the states depending on it stale (see
+    /// `kept_groups`); map and list changes never affect roles or keys.
     pub(crate) group_generation: u64,
     /// Exported JSON pieces by CoValue, with the transaction count they were made at.
     pub(crate) exported: std::cell::RefCell<ExportCache>,
-    /// Validated group states of the generation they were built in.
-    pub(crate) group_states: std::cell::RefCell<(u64, HashMap<String, Arc<GroupState>>)>,
+    /// Validated group states kept between reads.
+    pub(crate) group_states: std::cell::RefCell<KeptGroups>,
     /// CoValues with own transactions waiting for a signature (inside a batch).
     pub(crate) unsigned: Vec<CoID>,
     /// The open [`LocalNode::atomically`] scopes: what to undo if they fail.
@@ -104,7 +107,7 @@ impl LocalNode {
             unsigned: Vec::new(),
             group_generation: 0,
             exported: std::cell::RefCell::new(HashMap::new()),
-            group_states: std::cell::RefCell::new((0, HashMap::new())),
+            group_states: std::cell::RefCell::new(KeptGroups::default()),
             atomic: super::node_atomic::AtomicScopes::default(),
         }
     }
@@ -151,7 +154,6 @@ impl LocalNode {
     /// Forgets these CoValues from memory (e.g. a handled request's envelopes, once their
     /// content has been taken for storage). Accounts stay: they sign other content.
     pub fn evict(&mut self, ids: &[CoID]) {
-        let mut groups_changed = false;
         for id in ids {
             let Some(value) = self.values.get(id) else {
                 continue;
@@ -159,7 +161,11 @@ impl LocalNode {
             if value.header().account_agent().is_some() {
                 continue;
             }
-            groups_changed |= matches!(value.header().ruleset, Ruleset::Group { .. });
+            if matches!(value.header().ruleset, Ruleset::Group { .. }) {
+                self.group_states
+                    .get_mut()
+                    .forget_with_dependents(id.as_str());
+            }
             self.values.remove(id);
             self.note_departure(id);
             if let Ok(mut exported) = self.exported.try_borrow_mut() {
@@ -170,16 +176,12 @@ impl LocalNode {
         self.dirty.retain(|id| !ids.contains(id));
         self.created.retain(|id| !ids.contains(id));
         self.unsigned.retain(|id| !ids.contains(id));
-        if groups_changed {
-            self.group_generation += 1;
-        }
     }
 
     /// Like [`LocalNode::evict`], and accounts leave too (with their signing keys), for what
     /// a refused request brought: nothing of it stays in memory or queued for the store. An
     /// account that leaves is loaded (or brought) again when next needed.
     pub fn evict_with_accounts(&mut self, ids: &[CoID]) {
-        let mut accounts_left = false;
         for id in ids {
             let is_account = self
                 .values
@@ -192,13 +194,12 @@ impl LocalNode {
                 if let Ok(mut exported) = self.exported.try_borrow_mut() {
                     exported.remove(id);
                 }
-                accounts_left = true;
+                self.group_states
+                    .get_mut()
+                    .forget_with_dependents(id.as_str());
             }
         }
         self.evict(ids);
-        if accounts_left {
-            self.group_generation += 1;
-        }
     }
 
     /// Removes these CoValues from memory entirely, as if they had never been here: the
@@ -340,14 +341,17 @@ impl LocalNode {
         }
     }
 
-    /// Notes that `id` changed: if it is a group or account, validated groups are stale.
+    /// Notes that `id` arrived or changed: if it is a group or account, its validated state
+    /// and those depending on it are stale.
     pub(crate) fn changed(&mut self, id: &CoID) {
         let is_group = self
             .values
             .get(id)
             .is_some_and(|v| matches!(v.header().ruleset, Ruleset::Group { .. }));
         if is_group {
-            self.group_generation += 1;
+            self.group_states
+                .get_mut()
+                .forget_with_dependents(id.as_str());
         }
     }
 
@@ -516,51 +520,5 @@ impl AgentResolver for LocalNode {
         } else {
             AgentID::parse(account_or_agent).ok()
         }
-    }
-}
-
-/// Groups built for one read, over the node's CoValues; seeded from and returned to the
-/// node's cache of validated groups.
-pub(crate) struct GroupCache<'a> {
-    pub(crate) node: &'a LocalNode,
-    pub(crate) groups: HashMap<String, Arc<GroupState>>,
-    generation: u64,
-}
-
-impl<'a> GroupCache<'a> {
-    pub(crate) fn new(node: &'a LocalNode) -> Self {
-        let generation = node.group_generation;
-        let groups = match node.group_states.try_borrow() {
-            Ok(cached) if cached.0 == generation => cached.1.clone(),
-            _ => HashMap::new(),
-        };
-        Self {
-            node,
-            groups,
-            generation,
-        }
-    }
-}
-
-impl Drop for GroupCache<'_> {
-    fn drop(&mut self) {
-        // Keep what was built for the next read, unless groups changed meanwhile.
-        if let Ok(mut cached) = self.node.group_states.try_borrow_mut()
-            && self.generation == self.node.group_generation
-        {
-            *cached = (self.generation, std::mem::take(&mut self.groups));
-        }
-    }
-}
-
-impl GroupLookup for GroupCache<'_> {
-    fn group(&self, id: &str) -> Option<&GroupState> {
-        self.groups.get(id).map(Arc::as_ref)
-    }
-}
-
-impl AgentResolver for GroupCache<'_> {
-    fn agent_of(&self, account_or_agent: &str) -> Option<AgentID> {
-        self.node.agent_of(account_or_agent)
     }
 }

@@ -77,17 +77,24 @@ impl LocalNode {
         let Ok(read) = self.read(id) else {
             return Some(id.clone());
         };
+        self.missing_below(id, &read.value, query)
+    }
+
+    /// Like [`LocalNode::missing_for`] for `id` whose content `value` was just read (not read
+    /// again): the first CoValue the query reaches through it that this node does not hold
+    /// or cannot read (`id` itself if a field the query names is not a reference).
+    pub fn missing_below(&self, id: &CoID, value: &Value, query: &ResolveQuery) -> Option<CoID> {
         let ResolveQuery::Fields(fields) = query else {
             return None;
         };
         for (field, child_query) in fields {
             let children: Vec<&Value> = if field == "$each" {
-                read.value
+                value
                     .as_array()
                     .map(|a| a.iter().collect())
                     .unwrap_or_default()
             } else {
-                read.value.get(field).into_iter().collect()
+                value.get(field).into_iter().collect()
             };
             for child in children {
                 let Some(child_id) = child.as_str().and_then(|s| CoID::parse(s).ok()) else {

@@ -8,7 +8,7 @@ use super::error::JazzRequestError;
 use crate::cojson::permissions_role::Role;
 use crate::cojson::{ContentMessage, LocalNode, NodeError, PreparedImport, Privacy, ResolveQuery};
 use crate::crypto::{CoID, SessionAuthor};
-use crate::schema::{LoadError, load_resolved};
+use crate::schema::{LoadError, load_resolved_below};
 
 /// The key a worker sets on a request envelope it has handled (to its account id).
 pub const HANDLED_KEY: &str = "$handled";
@@ -264,11 +264,15 @@ pub fn envelope_values(
     fields: &Map<String, Value>,
     resolve: &ResolveQuery,
 ) -> Result<Map<String, Value>, JazzRequestError> {
-    load_resolved(node, envelope, resolve).map_err(|error| match error {
+    // The envelope itself was just read (its `fields`): only what they reference is loaded.
+    let read = Value::Object(fields.clone());
+    load_resolved_below(node, envelope, &read, resolve).map_err(|error| match error {
         LoadError::NotFound(_) => JazzRequestError::new("Value not found", 400),
         LoadError::Storage(e) => JazzRequestError::internal_while("loading from storage", e),
     })?;
-    let mut values = fields.clone();
+    let Value::Object(mut values) = read else {
+        return Err(JazzRequestError::new("Value not found", 400));
+    };
     values.remove(HANDLED_KEY);
     Ok(values)
 }

@@ -2,6 +2,8 @@
 //! both a request's resolve (before its handler) and typed loads (`RequestWorker::load`) go
 //! through.
 
+use serde_json::Value;
+
 use crate::cojson::{LocalNode, NodeError, ResolveQuery};
 use crate::crypto::CoID;
 
@@ -28,9 +30,28 @@ pub fn load_resolved(
     id: &CoID,
     query: &ResolveQuery,
 ) -> Result<(), LoadError> {
+    load_missing(node, |node| node.missing_for(id, query))
+}
+
+/// Like [`load_resolved`] for `id` whose content `value` was just read: what `query` reaches
+/// through `value` (`id` itself is not read again).
+pub fn load_resolved_below(
+    node: &mut LocalNode,
+    id: &CoID,
+    value: &Value,
+    query: &ResolveQuery,
+) -> Result<(), LoadError> {
+    load_missing(node, |node| node.missing_below(id, value, query))
+}
+
+/// Loads what `missing` names until it names nothing, at most [`MAX_RESOLVE_LOADS`] times.
+fn load_missing(
+    node: &mut LocalNode,
+    missing: impl Fn(&LocalNode) -> Option<CoID>,
+) -> Result<(), LoadError> {
     let mut loads = 0;
     let mut previous: Option<CoID> = None;
-    while let Some(missing) = node.missing_for(id, query) {
+    while let Some(missing) = missing(node) {
         // The same CoValue twice: loading did not help (not stored, or unreadable).
         if loads >= MAX_RESOLVE_LOADS || previous.as_ref() == Some(&missing) {
             return Err(LoadError::NotFound(missing));
