@@ -3,7 +3,9 @@
 //! The same echo request (3 fields in, 3 out) handled by the worker in process, once on an
 //! untyped route (`RouteSpec` + a closure over JSON) and once on the route
 //! `#[jazz_request]` generates (typed request read, typed response written). No storage, no
-//! network; the client's bodies are made beforehand, as in jazz-req-core's `request` bench.
+//! network; the client's bodies are made beforehand, as in jazz-req-core's `request` bench
+//! (on mimalloc as the worker binary; `JAZZ_REQ_BENCH_CLOCK=cpu` prints the CPU time of the
+//! worker's thread per request over one long run instead, as there).
 
 #![allow(missing_docs, clippy::panic)] // criterion_main! generates undocumented items
 
@@ -13,6 +15,9 @@ use jazz_req::cojson::ResolveQuery;
 use jazz_req::crypto::random::new_random_agent_secret;
 use jazz_req::prelude::*;
 use serde_json::{Map, Value, json};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn or_panic<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
@@ -101,6 +106,45 @@ fn request(
     request
 }
 
+/// The CPU time this thread has run, from `/proc/thread-self/schedstat` (Linux).
+fn thread_cpu() -> std::time::Duration {
+    let text = or_panic(std::fs::read_to_string("/proc/thread-self/schedstat"));
+    let ns = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected schedstat: {text}"));
+    std::time::Duration::from_nanos(ns)
+}
+
+/// `requests` echoes on `path` in one run: CPU time of the worker's thread, and wall time.
+fn cpu_per_request(
+    runtime: &tokio::runtime::Runtime,
+    (worker, client): (&RequestWorker, &RequestClient),
+    (name, path): (&str, &'static str),
+    requests: usize,
+) {
+    for _ in 0..200 {
+        let response = runtime.block_on(worker.handle(request(client, worker, path)));
+        assert_eq!(response.status(), 200);
+    }
+    let bodies: Vec<_> = (0..requests)
+        .map(|_| request(client, worker, path))
+        .collect();
+    let (cpu, wall) = (thread_cpu(), std::time::Instant::now());
+    for req in bodies {
+        assert_eq!(runtime.block_on(worker.handle(req)).status(), 200);
+    }
+    let (cpu, wall) = (thread_cpu().saturating_sub(cpu), wall.elapsed());
+    #[allow(clippy::cast_precision_loss)] // a count of requests
+    let per = |d: std::time::Duration| d.as_secs_f64() * 1e6 / requests as f64;
+    println!(
+        "{name}: {:.1} µs CPU per request ({:.1} µs wall), {requests} requests",
+        per(cpu),
+        per(wall)
+    );
+}
+
 fn benches(c: &mut Criterion) {
     let runtime = or_panic(
         tokio::runtime::Builder::new_current_thread()
@@ -108,6 +152,19 @@ fn benches(c: &mut Criterion) {
             .build(),
     );
     let (worker, client) = setup();
+    if std::env::var("JAZZ_REQ_BENCH_CLOCK").is_ok_and(|v| v == "cpu") {
+        let requests = std::env::var("JAZZ_REQ_BENCH_REQUESTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(4_000);
+        for route in [
+            ("untyped route", "/api/echo"),
+            ("#[jazz_request] route", "/api/typed-echo"),
+        ] {
+            cpu_per_request(&runtime, (&worker, &client), route, requests);
+        }
+        return;
+    }
     let mut group = c.benchmark_group("echo request, handled in process");
     for (name, path) in [
         ("untyped route", "/api/echo"),

@@ -89,7 +89,11 @@ pub(crate) struct GroupStates<'a> {
 impl GroupStates<'_> {
     /// Whether the state of `id` is known.
     pub(crate) fn contains_key(&self, id: &str) -> bool {
-        self.added.contains_key(id) || self.kept.as_ref().is_some_and(|k| k.states.contains_key(id))
+        self.added.contains_key(id)
+            || self
+                .kept
+                .as_ref()
+                .is_some_and(|k| k.states.contains_key(id))
     }
 
     /// The state of `id`, if known.
