@@ -208,9 +208,10 @@ fn report(label: &str, result: &RunResult) {
     let mut bigs = result.bigs.clone();
     bigs.sort();
     println!(
-        "{label:<28} echoes {:>5}: p50 {} p99 {} max {} ({:.0} echo/s); large requests handled: {} (median {})",
+        "{label:<26} {:>5} echoes: p50 {} p90 {} p99 {} max {} ({:.0} echo/s); large: {} (median {})",
         result.echoes.len(),
         ms(percentile(&result.echoes, 0.5)),
+        ms(percentile(&result.echoes, 0.9)),
         ms(percentile(&result.echoes, 0.99)),
         ms(result.echoes.last().copied().unwrap_or_default()),
         result.echoes.len() as f64 / result.wall.as_secs_f64(),
