@@ -212,9 +212,7 @@ impl ImportBasis {
             let verifiable = with_header.contains(&message.id) && !given_up.contains(&message.id);
             let sessions = bases.entry(message.id.clone()).or_default();
             let verified = verifiable
-                .then(|| {
-                    VerifiedContent::verify_against(&message, |s| sessions.get(s), &signer_for)
-                })
+                .then(|| VerifiedContent::verify_against(&message, |s| sessions.get(s), signer_for))
                 .and_then(Result::ok);
             match &verified {
                 Some(verified) => {

@@ -87,11 +87,11 @@ impl BaseRef<'_> {
     }
 
     /// Like [`SessionLog::new_part`], against this base.
-    pub(crate) fn new_part<'t>(
+    pub(crate) fn new_part(
         self,
         after: usize,
-        transactions: &'t [Transaction],
-    ) -> Result<&'t [Transaction], SessionLogError> {
+        transactions: &[Transaction],
+    ) -> Result<&[Transaction], SessionLogError> {
         new_part(self.session, self.len, after, transactions)
     }
 }
