@@ -55,14 +55,16 @@ pub fn dependencies(value: &VerifiedCoValue) -> Vec<CoID> {
     }
     if matches!(header.ruleset, Ruleset::Group { .. }) {
         for log in value.sessions() {
-            for tx in log.transactions() {
-                let super::transaction::Transaction::Trusting { changes, .. } = tx else {
+            for (index, tx) in log.transactions().iter().enumerate() {
+                if !matches!(tx, super::transaction::Transaction::Trusting { .. }) {
+                    continue;
+                }
+                // Decoded once and kept with the log (a group is exported with every
+                // response made in it).
+                let Some(decoded) = log.decoded_changes(value.id(), index, None) else {
                     continue;
                 };
-                let Ok(Value::Array(changes)) = serde_json::from_str::<Value>(changes) else {
-                    continue;
-                };
-                for change in &changes {
+                for change in decoded.changes() {
                     let Some(key) = change.get("key").and_then(Value::as_str) else {
                         continue;
                     };
