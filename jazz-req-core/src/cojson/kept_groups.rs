@@ -26,6 +26,9 @@ pub(crate) struct KeptGroups {
     states: HashMap<String, Arc<GroupState>>,
     /// For each group id, the kept groups whose transactions name it as a parent.
     named_by: HashMap<String, Vec<String>>,
+    /// For each kept group naming parents, those parents (to take it out of their
+    /// `named_by` when it goes: what is kept stays bounded by what the node holds).
+    names: HashMap<String, Vec<String>>,
 }
 
 impl KeptGroups {
@@ -38,15 +41,26 @@ impl KeptGroups {
             if let Some(children) = self.named_by.remove(&id) {
                 stale.extend(children);
             }
+            for parent in self.names.remove(&id).unwrap_or_default() {
+                if let Some(children) = self.named_by.get_mut(&parent) {
+                    children.retain(|child| child != &id);
+                    if children.is_empty() {
+                        self.named_by.remove(&parent);
+                    }
+                }
+            }
         }
     }
 
     fn keep(&mut self, id: String, state: Arc<GroupState>, parents: Vec<String>) {
-        for parent in parents {
-            let children = self.named_by.entry(parent).or_default();
+        for parent in &parents {
+            let children = self.named_by.entry(parent.clone()).or_default();
             if !children.contains(&id) {
                 children.push(id.clone());
             }
+        }
+        if !parents.is_empty() {
+            self.names.insert(id.clone(), parents);
         }
         self.states.insert(id, state);
     }
