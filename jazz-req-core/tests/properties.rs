@@ -55,23 +55,6 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn base58_is_the_reference_encoding_both_ways(
-        zeros in 0usize..4,
-        bytes in prop::collection::vec(any::<u8>(), 0..80),
-        text in "[1-9A-HJ-NP-Za-km-z]{0,60}",
-    ) {
-        let mut bytes = bytes;
-        bytes.splice(0..0, std::iter::repeat_n(0, zeros));
-        let ours = crypto::base58::encode(&bytes);
-        prop_assert_eq!(&ours, &bs58::encode(&bytes).into_string());
-        prop_assert_eq!(crypto::base58::decode(&ours).ok(), Some(bytes));
-        prop_assert_eq!(
-            crypto::base58::decode(&text).ok(),
-            bs58::decode(&text).into_vec().ok()
-        );
-    }
-
-    #[test]
     fn stable_json_is_a_fixed_point_of_parse_then_stringify(value in json_value()) {
         let text = crypto::stable_stringify(&value);
         let reparsed: Value = serde_json::from_str(&text).unwrap();

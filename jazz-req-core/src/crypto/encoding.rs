@@ -8,20 +8,17 @@ use super::error::ParseError;
 
 /// Encodes bytes as base58 (Bitcoin alphabet, leading zero bytes as `1`).
 pub fn base58_encode(bytes: &[u8]) -> String {
-    super::base58::encode(bytes)
-}
-
-/// Appends the base58 of `bytes` to `out` (see [`base58_encode`]).
-pub fn base58_encode_into(bytes: &[u8], out: &mut String) {
-    super::base58::encode_into(bytes, out);
+    bs58::encode(bytes).into_string()
 }
 
 /// Decodes base58 text into bytes.
 pub fn base58_decode(kind: &'static str, text: &str) -> Result<Vec<u8>, ParseError> {
-    super::base58::decode(text).map_err(|e| ParseError::Base58 {
-        kind,
-        reason: e.to_string(),
-    })
+    bs58::decode(text)
+        .into_vec()
+        .map_err(|e| ParseError::Base58 {
+            kind,
+            reason: e.to_string(),
+        })
 }
 
 /// Decodes base58 text that must hold exactly `N` bytes.

@@ -56,10 +56,7 @@ macro_rules! open_base58_id {
 
             /// Builds the id from raw bytes.
             pub fn from_bytes(bytes: &[u8]) -> Self {
-                let mut text = String::with_capacity($prefix.len() + bytes.len() * 138 / 100 + 1);
-                text.push_str($prefix);
-                super::encoding::base58_encode_into(bytes, &mut text);
-                Self(text)
+                Self(format!("{}{}", $prefix, super::encoding::base58_encode(bytes)))
             }
 
             /// The Jazz string form.

@@ -69,7 +69,7 @@ macro_rules! fixed_base58_id {
 
             fn write_to(&self, out: &mut String) {
                 out.push_str($prefix);
-                $crate::crypto::encoding::base58_encode_into(&self.0, out);
+                out.push_str(&$crate::crypto::encoding::base58_encode(&self.0));
             }
         }
 
@@ -110,11 +110,10 @@ macro_rules! secret_base58 {
 
             /// The Jazz string form. It is the secret itself: keep it out of logs.
             pub fn to_secret_string(&self) -> ::zeroize::Zeroizing<String> {
-                // Room for the longest text of 32 bytes: the text is never moved.
-                let mut s = ::zeroize::Zeroizing::new(String::with_capacity($prefix.len() + 45));
+                let mut s = String::with_capacity($prefix.len() + 45);
                 s.push_str($prefix);
-                $crate::crypto::encoding::base58_encode_into(&self.0, &mut s);
-                s
+                s.push_str(&$crate::crypto::encoding::base58_encode(&self.0));
+                ::zeroize::Zeroizing::new(s)
             }
         }
 

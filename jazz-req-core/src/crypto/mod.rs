@@ -13,7 +13,6 @@
 mod macros;
 
 pub mod agent;
-pub mod base58;
 pub mod encoding;
 pub mod encrypt;
 mod error;

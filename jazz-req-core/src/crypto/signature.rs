@@ -31,14 +31,7 @@ impl Signature {
     /// Wraps raw bytes (and encodes their text once).
     pub fn from_bytes(bytes: [u8; 64]) -> Self {
         let mut base58 = [0; BASE58_MAX];
-        let text = super::base58::encode(&bytes);
-        let len = match base58.get_mut(..text.len()) {
-            Some(kept) => {
-                kept.copy_from_slice(text.as_bytes());
-                text.len()
-            }
-            None => 0,
-        };
+        let len = bs58::encode(&bytes).onto(&mut base58[..]).unwrap_or(0);
         Self::with_text(bytes, base58, len)
     }
 
@@ -71,7 +64,7 @@ impl Signature {
             .filter(|text| !text.is_empty());
         match kept {
             Some(text) => out.push_str(text),
-            None => super::encoding::base58_encode_into(&self.bytes, out),
+            None => out.push_str(&super::encoding::base58_encode(&self.bytes)),
         }
     }
 
