@@ -72,6 +72,8 @@ pub struct LocalNode {
     pub(crate) group_generation: u64,
     /// Exported JSON pieces by CoValue, with the transaction count they were made at.
     pub(crate) exported: std::cell::RefCell<ExportCache>,
+    /// Reads of values owned by groups, kept while they hold ([`super::owned_read`]).
+    pub(crate) owned_reads: std::cell::RefCell<super::owned_read::OwnedReads>,
     /// Validated group states of the generation they were built in.
     pub(crate) group_states: std::cell::RefCell<(u64, HashMap<String, Arc<GroupState>>)>,
     /// CoValues with own transactions waiting for a signature (inside a batch).
@@ -103,6 +105,7 @@ impl LocalNode {
             unsigned: Vec::new(),
             group_generation: 0,
             exported: std::cell::RefCell::new(HashMap::new()),
+            owned_reads: std::cell::RefCell::new(HashMap::new()),
             group_states: std::cell::RefCell::new((0, HashMap::new())),
             atomic: super::node_atomic::AtomicScopes::default(),
         }
@@ -136,6 +139,7 @@ impl LocalNode {
 
     /// Records that `id` left; sweeps stale entries once they are half of the list.
     fn note_departure(&mut self, id: &CoID) {
+        self.owned_reads.get_mut().remove(id);
         if self.arrived.remove(id).is_some() && self.arrival.len() > 2 * self.arrived.len() + 64 {
             let arrived = &self.arrived;
             self.arrival.retain(|(n, id)| arrived.get(id) == Some(n));

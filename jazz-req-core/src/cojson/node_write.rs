@@ -768,20 +768,13 @@ impl LocalNode {
         Ok(id)
     }
 
-    /// The op ids of the visible items of list `id`, in order.
-    fn list_items(&self, id: &CoID) -> Result<Vec<OpID>, NodeError> {
-        Ok(self
-            .list_entries(id)?
-            .into_iter()
-            .map(|(op, _)| op)
-            .collect())
-    }
-
     /// The op id of the visible item at `index` of list `id`.
     fn list_item(&self, id: &CoID, index: usize) -> Result<OpID, NodeError> {
-        self.list_items(id)?
+        self.owned_transactions(id)?
+            .list_state()
+            .entries
             .get(index)
-            .cloned()
+            .map(|(op, _)| op.clone())
             .ok_or_else(|| cannot(id, format!("no item at index {index}")))
     }
 
@@ -821,8 +814,17 @@ impl LocalNode {
         value: Value,
         privacy: Privacy,
     ) -> Result<(), NodeError> {
-        let len = self.list_items(id)?.len();
-        self.list_insert_after(id, len.checked_sub(1), value, privacy)
+        let last = self
+            .owned_transactions(id)?
+            .list_state()
+            .entries
+            .last()
+            .map(|(op, _)| op.clone());
+        let position = match last {
+            Some(op) => ListPosition::After(op),
+            None => ListPosition::AfterStart,
+        };
+        self.list_insert(id, position, value, privacy)
     }
 
     /// Inserts `value` into list `id` before the item at `index` (at the end when `None`).

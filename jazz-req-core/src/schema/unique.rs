@@ -197,16 +197,12 @@ pub(crate) fn read_list<T: CoField>(
         query: None,
         node: Some(node),
     };
-    read_items(node, id, each, &site).map(|items| CoList::loaded(id.clone(), items))
+    read_items(node, id, each, &site).map(|items| CoList::loaded_shared(id.clone(), items))
 }
 
 /// Whether `node` holds `id` once what `query` reaches from it is loaded from its store (a
 /// value that is held but cannot be read fully still counts: reading it tells why).
-fn holds(
-    node: &mut LocalNode,
-    id: &CoID,
-    query: &ResolveQuery,
-) -> Result<bool, NodeError> {
+fn holds(node: &mut LocalNode, id: &CoID, query: &ResolveQuery) -> Result<bool, NodeError> {
     match load_resolved(node, id, query) {
         Ok(()) => Ok(true),
         Err(LoadError::NotFound(_)) => Ok(node.get(id).is_some()),
