@@ -56,7 +56,8 @@ impl LocalNode {
     /// Creates the unique CoMap owned by `group` under `uniqueness` (unless this node holds
     /// it already) and writes its init as jazz-tools does: one private transaction setting
     /// every key of `init` (even none), with meta `{"fww":"init"}` when `first_writer_wins`.
-    /// Returns its id.
+    /// Returns its id. The init is written even when the node held the value: look for it
+    /// first (the typed `Tx::get_or_create_unique` does).
     pub fn create_unique_map(
         &mut self,
         group: &CoID,
