@@ -66,6 +66,42 @@ fn book(runtime: &tokio::runtime::Runtime, worker: &RequestWorker, request: http
     assert_eq!(response.status(), 200, "{:?}", response.body());
 }
 
+/// This process's CPU time (user + system) so far, from `/proc/self/stat` (Linux).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Books `count` more and prints the CPU and wall time each took, on average.
+fn print_cpu_per_booking(
+    runtime: &tokio::runtime::Runtime,
+    worker: &RequestWorker,
+    client: &RequestClient,
+    event: &CoID,
+    size: usize,
+    count: usize,
+) {
+    let requests: Vec<_> = (0..count).map(|_| booking(client, worker, event)).collect();
+    let (Some(cpu_before), started) = (cpu_seconds(), std::time::Instant::now()) else {
+        return;
+    };
+    for request in requests {
+        book(runtime, worker, request);
+    }
+    let wall = started.elapsed().as_secs_f64();
+    if let Some(cpu_after) = cpu_seconds() {
+        println!(
+            "at {size} reservations: {:.3} ms CPU and {:.3} ms wall per booking ({count} bookings)",
+            (cpu_after - cpu_before) * 1000.0 / count as f64,
+            wall * 1000.0 / count as f64,
+        );
+    }
+}
+
 fn sizes() -> Vec<usize> {
     std::env::var("BOOKING_SIZES")
         .ok()
@@ -86,6 +122,7 @@ fn benches(c: &mut Criterion) {
         for _ in 0..size {
             book(&runtime, &worker, booking(&client, &worker, &event));
         }
+        print_cpu_per_booking(&runtime, &worker, &client, &event, size, 300);
         group.bench_function(format!("at {size} reservations"), |b| {
             b.iter_custom(|iters| {
                 let requests: Vec<_> = (0..iters)

@@ -15,7 +15,7 @@ use super::keys::read_key;
 use super::node::{GroupCache, LocalNode};
 use super::node_error::NodeError;
 use super::owned_read::{OwnedRead, group_key};
-use super::permissions::{TxRecord, author_roles, compare_transactions, sort_transactions};
+use super::permissions::{TxRecord, author_roles, sort_transactions};
 use super::permissions_role::Role;
 use super::transaction::Transaction;
 use super::tx_meta;
@@ -267,8 +267,10 @@ fn merged_any(txs: &[TxRecord]) -> bool {
 /// time and id (or a branch's source transactions joined), keeping `valid` and `roles`
 /// beside them.
 fn resort(txs: &mut Vec<TxRecord>, valid: &mut Vec<bool>, roles: &mut Vec<Option<Role>>) {
+    // A total order (see `sort_transactions`): merged transactions were written in their
+    // source order, so holding order stands in for the source index among equal times.
     let mut order: Vec<usize> = (0..txs.len()).collect();
-    order.sort_by(|&a, &b| compare_transactions(&txs[a], &txs[b]));
+    order.sort_by_key(|&index| (txs[index].effective_made_at(), txs[index].load_order));
     let mut taken: Vec<Option<(TxRecord, bool, Option<Role>)>> = std::mem::take(txs)
         .into_iter()
         .zip(std::mem::take(valid))
@@ -355,6 +357,7 @@ impl LocalNode {
                     && let Ok(from_source) = self.owned_transactions_at(source, depth + 1)
                 {
                     let start = branch_start(&txs, &valid);
+                    let own = txs.len();
                     for ((tx, ok), role) in from_source
                         .txs
                         .iter()
@@ -365,7 +368,10 @@ impl LocalNode {
                         if *ok && tx.decoded.is_some() && u64::from(tx.id.tx_index) <= until {
                             roles.push(*role);
                             valid.push(true);
-                            txs.push(tx.clone());
+                            // After the branch's own, as cojson concatenates them.
+                            let mut tx = tx.clone();
+                            tx.load_order += own;
+                            txs.push(tx);
                             reorder = true;
                         }
                     }
