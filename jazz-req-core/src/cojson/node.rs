@@ -222,6 +222,14 @@ impl LocalNode {
         self.group_generation += 1;
     }
 
+    /// Whether `id` holds content not yet stored (or taken for the store): written since
+    /// the last flush, created since, or imported and queued.
+    pub(crate) fn has_unstored(&self, id: &CoID) -> bool {
+        self.dirty.contains(id)
+            || self.created.contains(id)
+            || self.unsaved.iter().any(|message| &message.id == id)
+    }
+
     /// Drops queued content for these CoValues (e.g. what a rejected request brought).
     pub fn discard_pending(&mut self, ids: &[CoID]) {
         self.pending.retain(|m| !ids.contains(&m.id));
