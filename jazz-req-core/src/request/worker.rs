@@ -132,13 +132,16 @@ impl WorkerShared {
         in_flight.evict(node, &ids);
     }
 
-    /// What a handler created leaves memory once its answer is stored (and acknowledged, as
-    /// it waited): the ticket and the group a booking made are not read again by the
-    /// worker, and a request that names them later loads them from the store. Kept: what a
-    /// request in flight brought, what holds content not yet stored (a later request wrote
-    /// to it meanwhile), and accounts.
+    /// What a handler created leaves memory once its answer is stored: the ticket and the
+    /// group a booking made are not read again by the worker, and a request that names them
+    /// later loads them from the store. Kept: what a request in flight brought, what holds
+    /// content not yet stored (a later request wrote to it meanwhile), and accounts.
+    ///
+    /// Not with a sync server: there a value loaded back from the store is not brought up
+    /// to date from the server (what other peers wrote to it meanwhile would be missed), so
+    /// what a handler created stays in memory, followed, as before.
     fn release_created(&self, created: &[CoID]) {
-        if created.is_empty() {
+        if created.is_empty() || self.sync.get().is_some() {
             return;
         }
         let Ok(mut node) = self.lock_node() else {
