@@ -246,6 +246,7 @@ async fn run(args: &Args) -> Result<bool, Failure> {
     }
     let load_before = load_average();
     let started_at = date();
+    let commit = commit();
     let js = js_dir();
     ensure_npm_installed(&js)?;
     let kinds = kinds(args);
@@ -335,7 +336,7 @@ async fn run(args: &Args) -> Result<bool, Failure> {
         load_before,
         load_after: load_average(),
         jazz_tools: jazz_tools_version(&js),
-        commit: commit(),
+        commit,
     };
     println!("{}", table(&heading, args, &rows));
     println!("{}", json_line(&heading, args, &rows));
@@ -647,6 +648,13 @@ impl Pace {
             let rate = (end - start) as f64 / took.as_secs_f64().max(1e-3);
             self.rate = Some(rate);
             start = end;
+            if start < range.end {
+                eprintln!(
+                    "yardstick:   {} of {} sent ({rate:.0} req/s)",
+                    thousands(start),
+                    thousands(range.end)
+                );
+            }
         }
         Ok((sent, elapsed))
     }
