@@ -45,6 +45,34 @@ fn cannot(id: &CoID, reason: impl Into<String>) -> NodeError {
     }
 }
 
+/// The changes of a new map's init: a `set` of each key, in order.
+pub(super) fn map_init_changes(init: &[(&str, Value)]) -> Vec<Value> {
+    init.iter()
+        .map(|(key, value)| {
+            MapOp::Set {
+                key: (*key).to_owned(),
+                value: value.clone(),
+            }
+            .to_change()
+        })
+        .collect()
+}
+
+/// The changes of a new list's init, as cojson's `appendItems` on an empty list writes
+/// them: every item `after: "start"`, in order.
+pub(super) fn list_init_changes(items: &[Value]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|item| {
+            ListOp::Insert {
+                value: item.clone(),
+                position: ListPosition::AfterStart,
+            }
+            .to_change()
+        })
+        .collect()
+}
+
 fn changes_text(changes: &[Value]) -> String {
     // JS writes `JSON.stringify(changes)`: insertion order, JS numbers (`-0` as `0`, `3.0` as
     // `3`), JS escapes.
@@ -669,17 +697,7 @@ impl LocalNode {
     ) -> Result<CoID, NodeError> {
         let id = self.create_owned(CoValueType::CoMap, group)?;
         if !init.is_empty() {
-            let changes: Vec<Value> = init
-                .iter()
-                .map(|(key, value)| {
-                    MapOp::Set {
-                        key: (*key).to_owned(),
-                        value: value.clone(),
-                    }
-                    .to_change()
-                })
-                .collect();
-            self.write(&id, &changes, privacy)?;
+            self.write(&id, &map_init_changes(init), privacy)?;
         }
         Ok(id)
     }
@@ -752,18 +770,7 @@ impl LocalNode {
     ) -> Result<CoID, NodeError> {
         let id = self.create_owned(CoValueType::CoList, group)?;
         if !items.is_empty() {
-            // As cojson's `appendItems` on an empty list: every item `after: "start"`, in order.
-            let changes: Vec<Value> = items
-                .iter()
-                .map(|item| {
-                    ListOp::Insert {
-                        value: item.clone(),
-                        position: ListPosition::AfterStart,
-                    }
-                    .to_change()
-                })
-                .collect();
-            self.write(&id, &changes, privacy)?;
+            self.write(&id, &list_init_changes(items), privacy)?;
         }
         Ok(id)
     }
