@@ -33,13 +33,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use jazz_req::cojson::ResolveQuery;
 use jazz_req::cojson::keys::Reader;
-use jazz_req::cojson::{ContentMessage, ResolveQuery};
 use jazz_req::crypto::random::new_random_agent_secret;
 use jazz_req::prelude::*;
 use jazz_req::schema::read_loaded;
 use jazz_req::sync::{SyncClient, SyncOptions};
 use jazz_req_examples::event_tickets::{BookEventTicket, Event, Ticket};
+use jazz_req_examples::loadgen::senders::account_content;
 use serde_json::json;
 use tokio::sync::Barrier;
 
@@ -250,26 +251,6 @@ async fn read_back(
         return Err(format!("it names {} for {}", read.account.id(), read.event.id()).into());
     }
     Ok(())
-}
-
-/// The account and its profile, as `jazz-req account create --sync-server` uploads them.
-fn account_content(node: &LocalNode, account: &CoID) -> Result<Vec<ContentMessage>, Failure> {
-    let mut content = node.export(account, &ResolveQuery::Value)?;
-    let profile = node
-        .read(account)?
-        .value
-        .get("profile")
-        .and_then(|p| p.as_str())
-        .map(CoID::parse)
-        .transpose()?;
-    if let Some(profile) = profile {
-        for message in node.export(&profile, &ResolveQuery::Value)? {
-            if !content.iter().any(|m| m.id == message.id) {
-                content.push(message);
-            }
-        }
-    }
-    Ok(content)
 }
 
 /// Loads into `node`, from the sync server, what `query` reaches from `id` and the node

@@ -3,4 +3,5 @@
 
 pub mod echo;
 pub mod event_tickets;
+pub mod loadgen;
 pub mod ticket_sale;

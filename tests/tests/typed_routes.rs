@@ -439,3 +439,44 @@ async fn the_main_example_sells_exactly_the_capacity_and_keeps_it_across_a_resta
         "the replay is refused, also after the restart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_booking_creates_leaves_memory_once_stored() {
+    let worker = worker(1_000).await;
+    let client = client(&worker);
+    let book = || async {
+        let event = client
+            .load::<Event>(worker.event.id(), Event::resolve().reservations(|r| r))
+            .unwrap();
+        BookEventTicket::send(&client, event).await.unwrap()
+    };
+    for _ in 0..10 {
+        book().await;
+    }
+    let before = worker.worker.memory().unwrap();
+    let mut last = None;
+    for _ in 0..100 {
+        last = Some(book().await);
+    }
+    let after = worker.worker.memory().unwrap();
+    // Before, each booking left its ticket and the ticket's group: 200 more.
+    assert!(
+        after.covalues <= before.covalues + 2,
+        "{before:?} -> {after:?}"
+    );
+    let ticket = last.unwrap().ticket.id().clone();
+    let in_memory = worker
+        .worker
+        .with_node(|node| Ok(node.get(&ticket).is_some()));
+    assert!(!in_memory.unwrap(), "the ticket left memory");
+    // It is in the store, and the event still lists every booking.
+    let stored = worker
+        .worker
+        .with_node(|node| node.load_from_storage(&ticket));
+    assert!(stored.unwrap(), "the ticket is in the store");
+    let event = worker
+        .worker
+        .load::<Event>(worker.event.id(), Event::resolve().reservations(|r| r))
+        .unwrap();
+    assert_eq!(event.reservations.len().unwrap(), 110);
+}

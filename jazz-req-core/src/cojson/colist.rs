@@ -147,7 +147,7 @@ impl ListOp {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Insertion {
     value: Value,
     deleted: bool,
@@ -158,7 +158,7 @@ struct Insertion {
 }
 
 /// The content of a CoList, built from its valid ops in transaction order.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ListContent {
     insertions: HashMap<OpID, Insertion>,
     after_start: Vec<OpID>,
@@ -212,6 +212,36 @@ impl ListContent {
                     item.deleted = true;
                 }
             }
+        }
+    }
+
+    /// Whether `op`, applied next, becomes the last visible item when `last` is the last
+    /// visible one now: an insertion right after `last` while nothing was inserted after it
+    /// yet, or the first insertion at the start of a list that never had an item. (After
+    /// the last visible item the walk meets only deleted ones, so the new item comes first.)
+    pub fn lands_last(&self, op: &ListOp, last: Option<&OpID>) -> bool {
+        match (op, last) {
+            (
+                ListOp::Insert {
+                    position: ListPosition::After(anchor),
+                    ..
+                },
+                Some(last),
+            ) => {
+                anchor == last
+                    && self
+                        .insertions
+                        .get(anchor)
+                        .is_some_and(|item| item.successors.is_empty())
+            }
+            (
+                ListOp::Insert {
+                    position: ListPosition::AfterStart | ListPosition::BeforeEnd,
+                    ..
+                },
+                None,
+            ) => self.insertions.is_empty(),
+            _ => false,
         }
     }
 

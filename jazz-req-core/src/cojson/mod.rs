@@ -38,6 +38,7 @@ mod node_storage;
 pub mod node_unique;
 pub mod node_verdicts;
 pub mod node_write;
+mod owned_read;
 pub mod permissions;
 pub mod permissions_role;
 pub mod prepared;

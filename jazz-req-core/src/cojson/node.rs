@@ -78,6 +78,8 @@ pub struct LocalNode {
     pub(crate) exported: std::cell::RefCell<ExportCache>,
     /// Validated group states kept between reads.
     pub(crate) group_states: std::cell::RefCell<KeptGroups>,
+    /// Reads of values owned by groups, kept while they hold ([`super::owned_read`]).
+    pub(crate) owned_reads: std::cell::RefCell<super::owned_read::OwnedReads>,
     /// CoValues with own transactions waiting for a signature (inside a batch).
     pub(crate) unsigned: Vec<CoID>,
     /// The open [`LocalNode::atomically`] scopes: what to undo if they fail.
@@ -108,6 +110,7 @@ impl LocalNode {
             group_generation: 0,
             exported: std::cell::RefCell::new(HashMap::new()),
             group_states: std::cell::RefCell::new(KeptGroups::default()),
+            owned_reads: std::cell::RefCell::new(HashMap::new()),
             atomic: super::node_atomic::AtomicScopes::default(),
         }
     }
@@ -145,6 +148,7 @@ impl LocalNode {
 
     /// Records that `id` left; sweeps stale entries once they are half of the list.
     fn note_departure(&mut self, id: &CoID) {
+        self.owned_reads.get_mut().remove(id);
         if self.arrived.remove(id).is_some() && self.arrival.len() > 2 * self.arrived.len() + 64 {
             let arrived = &self.arrived;
             self.arrival.retain(|(n, id)| arrived.get(id) == Some(n));
@@ -223,6 +227,14 @@ impl LocalNode {
         self.created.retain(|id| !ids.contains(id));
         self.unsigned.retain(|id| !ids.contains(id));
         self.group_generation += 1;
+    }
+
+    /// Whether `id` holds content not yet stored (or taken for the store): written since
+    /// the last flush, created since, or imported and queued.
+    pub(crate) fn has_unstored(&self, id: &CoID) -> bool {
+        self.dirty.contains(id)
+            || self.created.contains(id)
+            || self.unsaved.iter().any(|message| &message.id == id)
     }
 
     /// Drops queued content for these CoValues (e.g. what a rejected request brought).

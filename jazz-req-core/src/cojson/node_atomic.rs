@@ -202,6 +202,7 @@ impl LocalNode {
             // may have been made at; the next write would reach that count again with
             // different content.
             self.exported.get_mut().remove(&id);
+            self.owned_reads.get_mut().remove(&id);
             if !touched.was_dirty {
                 not_dirty.insert(id);
             }

@@ -2,6 +2,7 @@
 //! the reader's keys, folded into map, list or group content.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
@@ -13,7 +14,8 @@ use super::header::{CoValueType, Ruleset};
 use super::keys::read_key;
 use super::node::{GroupCache, LocalNode};
 use super::node_error::NodeError;
-use super::permissions::{TxRecord, author_roles, compare_transactions, sort_transactions};
+use super::owned_read::{OwnedRead, group_key};
+use super::permissions::{TxRecord, author_roles, sort_transactions};
 use super::permissions_role::Role;
 use super::transaction::Transaction;
 use super::tx_meta;
@@ -22,6 +24,17 @@ use crate::crypto::{CoID, SessionAuthor, SessionID, TransactionID};
 
 /// Nesting deeper than this between groups is treated as a cycle.
 const MAX_PARENT_DEPTH: usize = 64;
+
+/// Reads of values with fewer transactions than this are not kept: they are cheap to redo.
+const KEEP_READS_FROM: usize = 8;
+
+/// How many transactions each session of `value` holds.
+fn session_counts(value: &VerifiedCoValue) -> HashMap<SessionID, usize> {
+    value
+        .sessions()
+        .map(|log| (log.session_id().clone(), log.len()))
+        .collect()
+}
 
 /// What a CoValue reads as.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,15 +56,26 @@ pub(crate) fn sorted_records(value: &VerifiedCoValue) -> Vec<TxRecord> {
 
 /// The transactions of `value` in cojson order, trusting ones decoded.
 fn records(value: &VerifiedCoValue) -> Vec<TxRecord> {
+    records_after(value, &HashMap::new(), 0)
+}
+
+/// The transactions of `value` past the first `held[session]` of each session, in cojson
+/// order among themselves, trusting ones decoded; their load order counts on from `base`.
+pub(crate) fn records_after(
+    value: &VerifiedCoValue,
+    held: &HashMap<SessionID, usize>,
+    base: usize,
+) -> Vec<TxRecord> {
     let mut txs = Vec::new();
     for log in value.sessions() {
         let session = log.session_id();
-        let author = session.author_str().to_owned();
-        for (index, tx) in log.transactions().iter().enumerate() {
+        let author = session.author_str();
+        let skip = held.get(session).copied().unwrap_or(0);
+        for (index, tx) in log.transactions().iter().enumerate().skip(skip) {
             let Ok(tx_index) = u32::try_from(index) else {
                 break;
             };
-            let load_order = txs.len();
+            let load_order = base + txs.len();
             txs.push(TxRecord {
                 id: TransactionID {
                     session_id: session.clone(),
@@ -59,7 +83,7 @@ fn records(value: &VerifiedCoValue) -> Vec<TxRecord> {
                     branch: None,
                 },
                 made_at: tx.made_at(),
-                author: author.clone(),
+                author: author.to_owned(),
                 key_used: match tx {
                     Transaction::Private { key_used, .. } => Some(key_used.clone()),
                     Transaction::Trusting { .. } => None,
@@ -243,8 +267,10 @@ fn merged_any(txs: &[TxRecord]) -> bool {
 /// time and id (or a branch's source transactions joined), keeping `valid` and `roles`
 /// beside them.
 fn resort(txs: &mut Vec<TxRecord>, valid: &mut Vec<bool>, roles: &mut Vec<Option<Role>>) {
+    // A total order (see `sort_transactions`): merged transactions were written in their
+    // source order, so holding order stands in for the source index among equal times.
     let mut order: Vec<usize> = (0..txs.len()).collect();
-    order.sort_by(|&a, &b| compare_transactions(&txs[a], &txs[b]));
+    order.sort_by_key(|&index| (txs[index].effective_made_at(), txs[index].load_order));
     let mut taken: Vec<Option<(TxRecord, bool, Option<Role>)>> = std::mem::take(txs)
         .into_iter()
         .zip(std::mem::take(valid))
@@ -270,32 +296,18 @@ impl LocalNode {
 
     /// The visible items of the list `id` with the op ids that inserted them, in order.
     pub fn list_entries(&self, id: &CoID) -> Result<Vec<(OpID, Value)>, NodeError> {
-        let (txs, valid, restricted) = self.owned_transactions(id)?;
-        Ok(list_content(&txs, &valid, restricted.as_deref())
-            .entries()
-            .into_iter()
-            .map(|(op, value)| (op.clone(), value.clone()))
-            .collect())
+        Ok(self.owned_transactions(id)?.list_state().entries.clone())
     }
 
     /// The decoded transactions of a value owned by a group (or `unsafeAllowAll`), with
-    /// their validity and, for `restrictDeletion` lists, the author roles. A branch
+    /// their validity and the authors' roles, kept between reads ([`OwnedRead`]). A branch
     /// (header `meta.source`) also holds the valid transactions of its source up to where
     /// it started ([`branch_start`]), as cojson's `getValidTransactions` gives them.
-    #[allow(clippy::type_complexity)] // a private helper's tuple, named at its two callers
-    pub(crate) fn owned_transactions(
-        &self,
-        id: &CoID,
-    ) -> Result<(Vec<TxRecord>, Vec<bool>, Option<Vec<Option<Role>>>), NodeError> {
+    pub(crate) fn owned_transactions(&self, id: &CoID) -> Result<Arc<OwnedRead>, NodeError> {
         self.owned_transactions_at(id, 0)
     }
 
-    #[allow(clippy::type_complexity)] // as above
-    fn owned_transactions_at(
-        &self,
-        id: &CoID,
-        depth: usize,
-    ) -> Result<(Vec<TxRecord>, Vec<bool>, Option<Vec<Option<Role>>>), NodeError> {
+    fn owned_transactions_at(&self, id: &CoID, depth: usize) -> Result<Arc<OwnedRead>, NodeError> {
         let value = self
             .get(id)
             .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
@@ -317,8 +329,18 @@ impl LocalNode {
                     other => other,
                 })?;
                 let owner = cache.group_state(group)?;
-                let mut txs = records(value);
+                let restricted = restrict_deletion.unwrap_or(false);
                 let source = branch_source(value);
+                let groups = if source.is_none() {
+                    let groups = group_key(&cache, group);
+                    if let Some(kept) = self.kept_read(value, &groups, owner, &cache) {
+                        return Ok(kept);
+                    }
+                    groups
+                } else {
+                    Vec::new()
+                };
+                let mut txs = records(value);
                 if source.is_some() {
                     // A branch's own transactions carry its id (cojson's `txID.branch`).
                     for tx in &mut txs {
@@ -330,20 +352,25 @@ impl LocalNode {
                 decrypt_private(value, &mut txs, &valid, owner, &cache);
                 tx_meta::apply_meta_rules(&mut txs, &mut valid);
                 let mut reorder = merged_any(&txs);
-                if let Some(source) = source.filter(|_| depth < MAX_PARENT_DEPTH)
-                    && let Ok((from_source, source_valid, source_roles)) =
-                        self.owned_transactions_at(&source, depth + 1)
+                if let Some(source) = &source
+                    && depth < MAX_PARENT_DEPTH
+                    && let Ok(from_source) = self.owned_transactions_at(source, depth + 1)
                 {
                     let start = branch_start(&txs, &valid);
-                    for (index, (tx, ok)) in from_source.into_iter().zip(source_valid).enumerate() {
+                    let own = txs.len();
+                    for ((tx, ok), role) in from_source
+                        .txs
+                        .iter()
+                        .zip(&from_source.valid)
+                        .zip(&from_source.roles)
+                    {
                         let until = start.get(&tx.id.session_id).copied().unwrap_or(u64::MAX);
-                        if ok && tx.decoded.is_some() && u64::from(tx.id.tx_index) <= until {
-                            roles.push(
-                                source_roles
-                                    .as_ref()
-                                    .and_then(|r| r.get(index).copied().flatten()),
-                            );
+                        if *ok && tx.decoded.is_some() && u64::from(tx.id.tx_index) <= until {
+                            roles.push(*role);
                             valid.push(true);
+                            // After the branch's own, as cojson concatenates them.
+                            let mut tx = tx.clone();
+                            tx.load_order += own;
                             txs.push(tx);
                             reorder = true;
                         }
@@ -352,10 +379,21 @@ impl LocalNode {
                 if reorder {
                     resort(&mut txs, &mut valid, &mut roles);
                 }
-                Ok((
-                    txs,
-                    valid,
-                    restrict_deletion.unwrap_or(false).then_some(roles),
+                let extendable = source.is_none() && !merged_any(&txs);
+                Ok(self.keep_read(
+                    value,
+                    OwnedRead {
+                        counts: session_counts(value),
+                        txs,
+                        valid,
+                        roles,
+                        restricted,
+                        revision: value.revision(),
+                        groups,
+                        extendable,
+                        list: OnceLock::new(),
+                        typed: Default::default(),
+                    },
                 ))
             }
             Ruleset::UnsafeAllowAll => {
@@ -366,9 +404,64 @@ impl LocalNode {
                 if merged_any(&txs) {
                     resort(&mut txs, &mut valid, &mut roles);
                 }
-                Ok((txs, valid, None))
+                Ok(Arc::new(OwnedRead {
+                    counts: session_counts(value),
+                    txs,
+                    valid,
+                    roles,
+                    restricted: false,
+                    revision: value.revision(),
+                    groups: Vec::new(),
+                    extendable: false,
+                    list: OnceLock::new(),
+                    typed: Default::default(),
+                }))
             }
         }
+    }
+
+    /// The kept read of `value` if it is still current, or extended with what was appended
+    /// since, when that is all that changed (see [`OwnedRead`]).
+    fn kept_read(
+        &self,
+        value: &VerifiedCoValue,
+        groups: &[(CoID, Option<u64>)],
+        owner: &GroupState,
+        cache: &GroupCache<'_>,
+    ) -> Option<Arc<OwnedRead>> {
+        let mut reads = self.owned_reads.try_borrow_mut().ok()?;
+        let kept = reads.get(value.id()).filter(|kept| kept.groups == groups)?;
+        if kept.revision == value.revision() {
+            return Some(Arc::clone(kept));
+        }
+        if !kept.extendable || value.rewound_at() > kept.revision {
+            return None;
+        }
+        let mut new = records_after(value, &kept.counts, kept.txs.len());
+        let roles = author_roles(&new, owner, cache);
+        let valid = judge_owned(&mut new, &roles);
+        decrypt_private(value, &mut new, &valid, owner, cache);
+        if !kept.takes_in_order(&new) {
+            return None;
+        }
+        let kept = reads.remove(value.id())?;
+        let mut read = Arc::try_unwrap(kept).unwrap_or_else(|shared| (*shared).clone());
+        read.extend(new, valid, roles);
+        read.revision = value.revision();
+        let read = Arc::new(read);
+        reads.insert(value.id().clone(), Arc::clone(&read));
+        Some(read)
+    }
+
+    /// Keeps `read` for the next reads of `value`, when it is worth keeping.
+    fn keep_read(&self, value: &VerifiedCoValue, read: OwnedRead) -> Arc<OwnedRead> {
+        let read = Arc::new(read);
+        if read.txs.len() >= KEEP_READS_FROM
+            && let Ok(mut reads) = self.owned_reads.try_borrow_mut()
+        {
+            reads.insert(value.id().clone(), Arc::clone(&read));
+        }
+        read
     }
 
     /// The valid transactions of `id` this node cannot read: private ones it cannot decrypt
@@ -391,16 +484,17 @@ impl LocalNode {
             CoValueType::CoList => ListOp::from_change(change).is_some(),
             _ => true,
         };
-        let (txs, valid, _) = self.owned_transactions(id)?;
-        Ok(txs
-            .into_iter()
-            .zip(valid)
+        let read = self.owned_transactions(id)?;
+        Ok(read
+            .txs
+            .iter()
+            .zip(&read.valid)
             .filter(|(tx, ok)| {
-                *ok && tx
+                **ok && tx
                     .changes()
                     .is_none_or(|changes| !changes.iter().all(readable))
             })
-            .map(|(tx, _)| tx.id)
+            .map(|(tx, _)| tx.id.clone())
             .collect())
     }
 
@@ -411,7 +505,7 @@ impl LocalNode {
             .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
         let header = value.header();
         let mut cache = GroupCache::new(self);
-        let (txs, valid, roles) = match &header.ruleset {
+        let read = match &header.ruleset {
             Ruleset::Group { .. } => {
                 cache.ensure_group(id, 0)?;
                 let state = cache.group_state(id)?;
@@ -437,8 +531,14 @@ impl LocalNode {
             }
         };
         let content = match header.co_type {
-            CoValueType::CoList => list_content(&txs, &valid, roles.as_deref()).to_json(),
-            _ => map_content(&txs, &valid).to_json(None),
+            CoValueType::CoList => Value::Array(
+                read.list_state()
+                    .entries
+                    .iter()
+                    .map(|(_, value)| value.clone())
+                    .collect(),
+            ),
+            _ => map_content(&read.txs, &read.valid).to_json(None),
         };
         Ok(ReadValue {
             id: id.clone(),

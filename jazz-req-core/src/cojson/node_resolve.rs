@@ -31,10 +31,11 @@ impl LocalNode {
                 .find(|(_, valid)| **valid)
                 .map(|(tx, _)| tx.author.clone()));
         }
-        let (txs, valid, _) = self.owned_transactions(id)?;
-        Ok(txs
+        let read = self.owned_transactions(id)?;
+        Ok(read
+            .txs
             .iter()
-            .zip(&valid)
+            .zip(&read.valid)
             .find(|(_, ok)| **ok)
             .map(|(tx, _)| tx.author.clone()))
     }
@@ -50,17 +51,22 @@ impl LocalNode {
         if matches!(value.header().ruleset, Ruleset::Group { .. }) {
             return Ok((self.read(id)?, self.creator(id)?));
         }
-        let (txs, valid, restricted) = self.owned_transactions(id)?;
-        let creator = txs
+        let read = self.owned_transactions(id)?;
+        let creator = read
+            .txs
             .iter()
-            .zip(&valid)
+            .zip(&read.valid)
             .find(|(_, ok)| **ok)
             .map(|(tx, _)| tx.author.clone());
         let content = match value.header().co_type {
-            CoValueType::CoList => {
-                super::node_read::list_content(&txs, &valid, restricted.as_deref()).to_json()
-            }
-            _ => super::node_read::map_content(&txs, &valid).to_json(None),
+            CoValueType::CoList => Value::Array(
+                read.list_state()
+                    .entries
+                    .iter()
+                    .map(|(_, value)| value.clone())
+                    .collect(),
+            ),
+            _ => super::node_read::map_content(&read.txs, &read.valid).to_json(None),
         };
         let read = super::node_read::ReadValue {
             id: id.clone(),
@@ -74,6 +80,10 @@ impl LocalNode {
     /// The first CoValue the query reaches from `id` that this node does not hold or cannot
     /// read, or `None` when everything the query asks for is loaded.
     pub fn missing_for(&self, id: &CoID, query: &ResolveQuery) -> Option<CoID> {
+        let ResolveQuery::Fields(_) = query else {
+            // Only readable is asked: no need to build the content (a long list's items).
+            return self.readable(id).err().map(|_| id.clone());
+        };
         let Ok(read) = self.read(id) else {
             return Some(id.clone());
         };
@@ -107,6 +117,18 @@ impl LocalNode {
             }
         }
         None
+    }
+
+    /// Whether this node can read `id` (it holds it and what its permissions depend on),
+    /// without building its content.
+    pub fn readable(&self, id: &CoID) -> Result<(), NodeError> {
+        let value = self
+            .get(id)
+            .ok_or_else(|| NodeError::NotLoaded(id.clone()))?;
+        match value.header().ruleset {
+            Ruleset::Group { .. } => self.group_state(id).map(|_| ()),
+            _ => self.owned_transactions(id).map(|_| ()),
+        }
     }
 
     /// `id` as JSON with every reference this node can read replaced by that value's tree,

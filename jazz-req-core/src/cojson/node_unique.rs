@@ -7,12 +7,10 @@
 
 use serde_json::{Map, Value};
 
-use super::colist::{ListOp, ListPosition};
-use super::comap::MapOp;
 use super::header::{CoValueHeader, CoValueType, CreatedAt, Ruleset, Uniqueness};
 use super::node::LocalNode;
 use super::node_error::NodeError;
-use super::node_write::Privacy;
+use super::node_write::{Privacy, list_init_changes, map_init_changes};
 use crate::crypto::{CoID, stable_json::js_stringify};
 
 /// The meta of a first-writer-wins init.
@@ -56,7 +54,8 @@ impl LocalNode {
     /// Creates the unique CoMap owned by `group` under `uniqueness` (unless this node holds
     /// it already) and writes its init as jazz-tools does: one private transaction setting
     /// every key of `init` (even none), with meta `{"fww":"init"}` when `first_writer_wins`.
-    /// Returns its id.
+    /// Returns its id. The init is written even when the node held the value: look for it
+    /// first (the typed `Tx::get_or_create_unique` does).
     pub fn create_unique_map(
         &mut self,
         group: &CoID,
@@ -66,16 +65,7 @@ impl LocalNode {
     ) -> Result<CoID, NodeError> {
         let id =
             self.create_with_header(group, unique_header(CoValueType::CoMap, group, uniqueness))?;
-        let changes: Vec<Value> = init
-            .iter()
-            .map(|(key, value)| {
-                MapOp::Set {
-                    key: (*key).to_owned(),
-                    value: value.clone(),
-                }
-                .to_change()
-            })
-            .collect();
+        let changes = map_init_changes(init);
         let meta = first_writer_wins.then(|| FWW_INIT.to_owned());
         self.write_with(&id, &changes, Privacy::Private, meta)?;
         Ok(id)
@@ -95,16 +85,7 @@ impl LocalNode {
     ) -> Result<CoID, NodeError> {
         let id =
             self.create_with_header(group, unique_header(CoValueType::CoList, group, uniqueness))?;
-        let changes: Vec<Value> = items
-            .iter()
-            .map(|item| {
-                ListOp::Insert {
-                    value: item.clone(),
-                    position: ListPosition::AfterStart,
-                }
-                .to_change()
-            })
-            .collect();
+        let changes = list_init_changes(items);
         let meta = first_writer_wins.then(|| FWW_INIT.to_owned());
         let privacy = if items.is_empty() {
             Privacy::Trusting

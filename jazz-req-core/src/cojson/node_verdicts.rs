@@ -32,20 +32,33 @@ impl LocalNode {
     /// Every transaction of the value `id` (owned by a group, or `unsafeAllowAll`) with
     /// cojson's verdict, in the order the node holds them (sessions, then index).
     pub fn transaction_verdicts(&self, id: &CoID) -> Result<Vec<TxVerdict>, NodeError> {
-        let (txs, valid, _) = self.owned_transactions(id)?;
-        let mut verdicts: Vec<(usize, TxVerdict)> = txs
+        let read = self.owned_transactions(id)?;
+        // Log order: sessions as the node holds them, then index.
+        let positions: std::collections::HashMap<&crate::crypto::SessionID, usize> = self
+            .get(id)
             .into_iter()
-            .zip(valid)
+            .flat_map(|value| value.sessions())
+            .enumerate()
+            .map(|(position, log)| (log.session_id(), position))
+            .collect();
+        let mut verdicts: Vec<((usize, u32), TxVerdict)> = read
+            .txs
+            .iter()
+            .zip(&read.valid)
             .map(|(tx, valid)| {
                 let verdict = TxVerdict {
                     made_at: tx.effective_made_at(),
-                    id: tx.id,
-                    valid,
-                    source: tx.source,
-                    meta: tx.meta.map(|meta| (*meta).clone()),
+                    id: tx.id.clone(),
+                    valid: *valid,
+                    source: tx.source.clone(),
+                    meta: tx.meta.as_deref().cloned(),
                     changes_dropped: tx.changes_dropped,
                 };
-                (tx.load_order, verdict)
+                let session = positions
+                    .get(&tx.id.session_id)
+                    .copied()
+                    .unwrap_or(usize::MAX);
+                ((session, tx.id.tx_index), verdict)
             })
             .collect();
         verdicts.sort_by_key(|(order, _)| *order);

@@ -45,6 +45,34 @@ fn cannot(id: &CoID, reason: impl Into<String>) -> NodeError {
     }
 }
 
+/// The changes of a new map's init: a `set` of each key, in order.
+pub(super) fn map_init_changes(init: &[(&str, Value)]) -> Vec<Value> {
+    init.iter()
+        .map(|(key, value)| {
+            MapOp::Set {
+                key: (*key).to_owned(),
+                value: value.clone(),
+            }
+            .to_change()
+        })
+        .collect()
+}
+
+/// The changes of a new list's init, as cojson's `appendItems` on an empty list writes
+/// them: every item `after: "start"`, in order.
+pub(super) fn list_init_changes(items: &[Value]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|item| {
+            ListOp::Insert {
+                value: item.clone(),
+                position: ListPosition::AfterStart,
+            }
+            .to_change()
+        })
+        .collect()
+}
+
 fn changes_text(changes: &[Value]) -> String {
     // JS writes `JSON.stringify(changes)`: insertion order, JS numbers (`-0` as `0`, `3.0` as
     // `3`), JS escapes.
@@ -669,17 +697,7 @@ impl LocalNode {
     ) -> Result<CoID, NodeError> {
         let id = self.create_owned(CoValueType::CoMap, group)?;
         if !init.is_empty() {
-            let changes: Vec<Value> = init
-                .iter()
-                .map(|(key, value)| {
-                    MapOp::Set {
-                        key: (*key).to_owned(),
-                        value: value.clone(),
-                    }
-                    .to_change()
-                })
-                .collect();
-            self.write(&id, &changes, privacy)?;
+            self.write(&id, &map_init_changes(init), privacy)?;
         }
         Ok(id)
     }
@@ -752,36 +770,18 @@ impl LocalNode {
     ) -> Result<CoID, NodeError> {
         let id = self.create_owned(CoValueType::CoList, group)?;
         if !items.is_empty() {
-            // As cojson's `appendItems` on an empty list: every item `after: "start"`, in order.
-            let changes: Vec<Value> = items
-                .iter()
-                .map(|item| {
-                    ListOp::Insert {
-                        value: item.clone(),
-                        position: ListPosition::AfterStart,
-                    }
-                    .to_change()
-                })
-                .collect();
-            self.write(&id, &changes, privacy)?;
+            self.write(&id, &list_init_changes(items), privacy)?;
         }
         Ok(id)
     }
 
-    /// The op ids of the visible items of list `id`, in order.
-    fn list_items(&self, id: &CoID) -> Result<Vec<OpID>, NodeError> {
-        Ok(self
-            .list_entries(id)?
-            .into_iter()
-            .map(|(op, _)| op)
-            .collect())
-    }
-
     /// The op id of the visible item at `index` of list `id`.
     fn list_item(&self, id: &CoID, index: usize) -> Result<OpID, NodeError> {
-        self.list_items(id)?
+        self.owned_transactions(id)?
+            .list_state()
+            .entries
             .get(index)
-            .cloned()
+            .map(|(op, _)| op.clone())
             .ok_or_else(|| cannot(id, format!("no item at index {index}")))
     }
 
@@ -821,8 +821,17 @@ impl LocalNode {
         value: Value,
         privacy: Privacy,
     ) -> Result<(), NodeError> {
-        let len = self.list_items(id)?.len();
-        self.list_insert_after(id, len.checked_sub(1), value, privacy)
+        let last = self
+            .owned_transactions(id)?
+            .list_state()
+            .entries
+            .last()
+            .map(|(op, _)| op.clone());
+        let position = match last {
+            Some(op) => ListPosition::After(op),
+            None => ListPosition::AfterStart,
+        };
+        self.list_insert(id, position, value, privacy)
     }
 
     /// Inserts `value` into list `id` before the item at `index` (at the end when `None`).

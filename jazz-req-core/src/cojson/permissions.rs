@@ -75,13 +75,16 @@ pub fn compare_transactions(a: &TxRecord, b: &TxRecord) -> std::cmp::Ordering {
         })
 }
 
-/// Sorts transactions into cojson's order: by `madeAt`, then by index within one session;
-/// transactions of different sessions with the same `madeAt` keep their given order
-/// (cojson's stable sort keeps arrival order there).
+/// Sorts transactions into cojson's order: by `madeAt`, then in the order the node holds
+/// them (sessions, then index), which keeps a session's own transactions by index and,
+/// between sessions at the same time, gives the order a stable sort of a fresh load gives.
+///
+/// cojson's comparator (`compareTransactions`, [`compare_transactions`]) says "equal" for
+/// transactions of different sessions at the same time and orders those of one session by
+/// index: not a total order, on which Rust's sorts may panic. On transactions in load
+/// order it gives the same result as this key, which is one.
 pub fn sort_transactions(txs: &mut [TxRecord]) {
-    // A stable sort by (madeAt) alone would reorder a session's own transactions only if
-    // their madeAt decreased; cojson then orders them by txIndex, so sort by both when equal.
-    txs.sort_by(compare_transactions);
+    txs.sort_by_key(|tx| (tx.effective_made_at(), tx.load_order));
 }
 
 /// The role of each transaction's author in the owner group of a value at the time the

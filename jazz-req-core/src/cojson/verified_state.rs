@@ -26,6 +26,18 @@ pub struct VerifiedCoValue {
     header: CoValueHeader,
     sessions: Vec<SessionLog>,
     index: HashMap<SessionID, usize>,
+    /// Changes whenever a session may change (unique across every value of the process).
+    revision: u64,
+    /// The revision of the last rewind: what was read before it may no longer be there.
+    rewound_at: u64,
+}
+
+/// Where revisions come from: one counter for the process, so that a value evicted and
+/// loaded again never repeats a revision a cache kept.
+static NEXT_REVISION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_revision() -> u64 {
+    NEXT_REVISION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The verified sessions of a content message, ready for [`VerifiedCoValue::commit_content`].
@@ -154,11 +166,14 @@ impl AppliedContent {
 impl VerifiedCoValue {
     /// A new CoValue with no transactions; its id is computed from `header`.
     pub fn new(header: CoValueHeader) -> Self {
+        let revision = next_revision();
         Self {
             id: header.id(),
             header,
             sessions: Vec::new(),
             index: HashMap::new(),
+            revision,
+            rewound_at: revision,
         }
     }
 
@@ -192,6 +207,19 @@ impl VerifiedCoValue {
     /// The id.
     pub fn id(&self) -> &CoID {
         &self.id
+    }
+
+    /// A number that changes whenever the value's transactions may have changed: reads
+    /// derived from it can be kept while it stays the same.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// The revision at which transactions were last taken away (a rewind), or at which the
+    /// value was made: a read kept from an earlier revision can be extended with what was
+    /// appended since only when this is not later than that revision.
+    pub fn rewound_at(&self) -> u64 {
+        self.rewound_at
     }
 
     /// The header.
@@ -457,6 +485,8 @@ impl VerifiedCoValue {
         session: &SessionID,
         mark: Option<SessionMark>,
     ) -> Result<usize, SessionLogError> {
+        self.revision = next_revision();
+        self.rewound_at = self.revision;
         match mark {
             Some(mark) => match self
                 .index
@@ -511,6 +541,7 @@ impl VerifiedCoValue {
 
     /// The log of `session`, created empty (and placed last) if new.
     fn log_mut(&mut self, session: &SessionID) -> &mut SessionLog {
+        self.revision = next_revision();
         let index = match self.index.get(session) {
             Some(&index) => index,
             None => {

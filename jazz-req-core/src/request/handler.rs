@@ -62,6 +62,10 @@ pub struct RequestContext {
     /// [`RequestContext::with_node`]): its answer then waits until the sync server has what
     /// it wrote.
     pub(crate) wrote: Arc<AtomicBool>,
+    /// The CoValues the handler created (through [`RequestContext::transaction`] or
+    /// [`RequestContext::with_node`]): they leave the worker's memory once its answer is
+    /// stored (and, with a sync server, acknowledged), as nothing in memory needs them.
+    pub(crate) created: Arc<std::sync::Mutex<Vec<CoID>>>,
 }
 
 impl RequestContext {
@@ -102,7 +106,28 @@ impl RequestContext {
     ) -> Result<T, JazzRequestError> {
         let mut node = self.worker.lock_node()?;
         self.wrote.store(true, Ordering::Relaxed);
-        node.atomically(|node| f(&mut Tx::new(node)))
+        let before = node.created.clone();
+        let result = node.atomically(|node| f(&mut Tx::new(node)));
+        self.note_created(&node, &before);
+        result
+    }
+
+    /// Notes what the node created since `before` (the node's lock held throughout, so it
+    /// is what this handler created).
+    fn note_created(&self, node: &LocalNode, before: &std::collections::HashSet<CoID>) {
+        let new: Vec<CoID> = node
+            .created
+            .iter()
+            .filter(|id| !before.contains(*id))
+            .cloned()
+            .collect();
+        if !new.is_empty() {
+            let mut created = self
+                .created
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            created.extend(new);
+        }
     }
 
     /// Reads the CoMap `id` as `T` as it is now, loading what `resolve` names (in the
@@ -127,7 +152,10 @@ impl RequestContext {
     ) -> Result<T, E> {
         let mut node = self.worker.lock_node()?;
         self.wrote.store(true, Ordering::Relaxed);
-        node.batch(|node| Ok(f(node)))?
+        let before = node.created.clone();
+        let result = node.batch(|node| Ok(f(node)));
+        self.note_created(&node, &before);
+        result?
     }
 }
 

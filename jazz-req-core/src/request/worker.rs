@@ -140,6 +140,31 @@ impl WorkerShared {
         in_flight.evict(node, &ids);
     }
 
+    /// What a handler created leaves memory once its answer is stored: the ticket and the
+    /// group a booking made are not read again by the worker, and a request that names them
+    /// later loads them from the store. Kept: what a request in flight brought, what holds
+    /// content not yet stored (a later request wrote to it meanwhile), and accounts.
+    ///
+    /// Not with a sync server: there a value loaded back from the store is not brought up
+    /// to date from the server (what other peers wrote to it meanwhile would be missed), so
+    /// what a handler created stays in memory, followed, as before.
+    fn release_created(&self, created: &[CoID]) {
+        if created.is_empty() || self.sync.get().is_some() {
+            return;
+        }
+        let Ok(mut node) = self.lock_node() else {
+            return;
+        };
+        let in_flight = self.in_flight();
+        let leaving: Vec<CoID> = created
+            .iter()
+            .filter(|id| !in_flight.is_pinned(id) && *id != &self.account && !node.has_unstored(id))
+            .cloned()
+            .collect();
+        drop(in_flight);
+        node.evict(&leaving);
+    }
+
     /// What a request's answer waits for: `wait`, or more when what it `submitted` carries
     /// a write of a handler (see [`Submitted::await_sync`]); with the node's lock held,
     /// before the request leaves.
@@ -422,15 +447,22 @@ impl RequestWorker {
             None => Vec::new(),
         };
         let wrote = Arc::new(AtomicBool::new(false));
+        let created = Arc::new(std::sync::Mutex::new(Vec::new()));
         let ctx = RequestContext {
             worker: self.shared.clone(),
             made_by: accepted.sender.clone(),
             envelope: accepted.signed.id.clone(),
             values: accepted.values.clone(),
             wrote: Arc::clone(&wrote),
+            created: Arc::clone(&created),
         };
         let called = handler.call(ctx).await;
         drop(serial);
+        let created = std::mem::take(
+            &mut *created
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         // What the answer waits for at the sync server (see `durable`).
         let wait = if wrote.load(Ordering::Relaxed) {
             AwaitSync::Acknowledged
@@ -438,7 +470,13 @@ impl RequestWorker {
             AwaitSync::Stored
         };
         match called {
-            Ok(response_values) => self.respond(spec, &accepted, &response_values, wait).await,
+            Ok(response_values) => {
+                let answer = self.respond(spec, &accepted, &response_values, wait).await;
+                if answer.is_ok() {
+                    self.shared.release_created(&created);
+                }
+                answer
+            }
             Err(error) => {
                 // What the handler wrote before failing (and the `$handled` mark) is kept.
                 let (submitted, wait) = {

@@ -115,6 +115,14 @@ pub trait CoField: Sized + Send + Sync + 'static {
 
     /// The resolve query a finished builder stands for.
     fn resolve_query(resolve: Self::Resolve) -> ResolveQuery;
+
+    /// Whether reading this field without a resolve query looks at other CoValues (a
+    /// [`Loaded`](super::Loaded) does; a [`Ref`](super::Ref) or a string does not). The
+    /// items of a list of fields that do not are read once and kept while the list stays
+    /// the same, extended when it grows. The default, `true`, is always correct.
+    fn reads_other_covalues() -> bool {
+        true
+    }
 }
 
 impl CoField for String {
@@ -131,6 +139,9 @@ impl CoField for String {
     }
     fn resolve_query(_: Self::Resolve) -> ResolveQuery {
         ResolveQuery::Value
+    }
+    fn reads_other_covalues() -> bool {
+        false
     }
 }
 
@@ -247,6 +258,9 @@ macro_rules! integer_field {
             fn resolve_query(_: Self::Resolve) -> ResolveQuery {
                 ResolveQuery::Value
             }
+            fn reads_other_covalues() -> bool {
+                false
+            }
         }
     )*};
 }
@@ -277,6 +291,9 @@ impl<T: CoField> CoField for Option<T> {
     }
     fn resolve_query(resolve: Self::Resolve) -> ResolveQuery {
         T::resolve_query(resolve)
+    }
+    fn reads_other_covalues() -> bool {
+        T::reads_other_covalues()
     }
 }
 

@@ -2,6 +2,7 @@
 //! loaded it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -17,7 +18,7 @@ pub const EACH: &str = "$each";
 /// A CoList whose items are `T`s: its id, and its items when loaded.
 pub struct CoList<T> {
     id: CoID,
-    items: Option<Vec<T>>,
+    items: Option<Arc<Vec<T>>>,
 }
 
 impl<T> CoList<T> {
@@ -27,6 +28,11 @@ impl<T> CoList<T> {
     }
 
     pub(crate) fn loaded(id: CoID, items: Vec<T>) -> Self {
+        Self::loaded_shared(id, Arc::new(items))
+    }
+
+    /// A loaded list whose items are shared with the node's kept read of it.
+    pub(crate) fn loaded_shared(id: CoID, items: Arc<Vec<T>>) -> Self {
         Self {
             id,
             items: Some(items),
@@ -42,6 +48,7 @@ impl<T> CoList<T> {
     pub fn items(&self) -> Result<&[T], NotLoaded> {
         self.items
             .as_deref()
+            .map(Vec::as_slice)
             .ok_or_else(|| NotLoaded(self.id.clone()))
     }
 
@@ -65,7 +72,7 @@ impl<T: CoField> CoList<T> {
     }
 }
 
-impl<T: Clone> Clone for CoList<T> {
+impl<T> Clone for CoList<T> {
     fn clone(&self) -> Self {
         Self {
             id: self.id.clone(),
@@ -94,13 +101,23 @@ impl<T: fmt::Debug> fmt::Debug for CoList<T> {
     }
 }
 
-/// Reads the items of the list `id` from `node`, each with `each` (the `$each` query).
+/// Reads the items of the list `id` from `node`, each with `each` (the `$each` query). Items
+/// that depend on nothing but their own JSON (no `$each`, and a `T` that reads no other
+/// CoValue) are shared with the node's kept read of the list: read once, and afterwards
+/// only the items appended since.
 pub(crate) fn read_items<T: CoField>(
     node: &LocalNode,
     id: &CoID,
     each: Option<&ResolveQuery>,
     site: &FieldSite<'_>,
-) -> Result<Vec<T>, SchemaError> {
+) -> Result<Arc<Vec<T>>, SchemaError> {
+    let is_list = node
+        .get(id)
+        .map(|value| value.header().co_type == CoValueType::CoList);
+    if is_list == Some(true) && each.is_none() && !T::reads_other_covalues() {
+        let read = node.owned_transactions(id).map_err(|e| from_node(id, e))?;
+        return read.typed_items(|index, item| T::read_field(Some(item), &site.item(index, None)));
+    }
     let read = node.read(id).map_err(|e| from_node(id, e))?;
     let (CoValueType::CoList, Value::Array(items)) = (read.co_type, &read.value) else {
         return Err(SchemaError::WrongKind {
@@ -112,7 +129,8 @@ pub(crate) fn read_items<T: CoField>(
         .iter()
         .enumerate()
         .map(|(index, item)| T::read_field(Some(item), &site.item(index, each)))
-        .collect()
+        .collect::<Result<Vec<T>, _>>()
+        .map(Arc::new)
 }
 
 impl<T: CoField> CoField for CoList<T> {
@@ -132,7 +150,7 @@ impl<T: CoField> CoField for CoList<T> {
             ..*site
         };
         let items = read_items(node, &id, sub_query(query, EACH), &list_site)?;
-        Ok(Self::loaded(id, items))
+        Ok(Self::loaded_shared(id, items))
     }
     fn write_field(&self) -> Option<Value> {
         Some(Value::String(self.id.as_str().to_owned()))

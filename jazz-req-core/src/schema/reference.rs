@@ -202,6 +202,9 @@ impl<T: CoMapSchema> CoField for Ref<T> {
     fn resolve_query(resolve: Self::Resolve) -> ResolveQuery {
         resolve.into_query()
     }
+    fn reads_other_covalues() -> bool {
+        false
+    }
 }
 
 /// Reads an account's or a group's id; with a query, the node must hold it.
@@ -255,6 +258,9 @@ macro_rules! leaf_reference {
             }
             fn resolve_query(resolve: Self::Resolve) -> ResolveQuery {
                 resolve.into_query()
+            }
+            fn reads_other_covalues() -> bool {
+                false
             }
         }
     };

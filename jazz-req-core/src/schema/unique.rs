@@ -197,7 +197,7 @@ pub(crate) fn read_list<T: CoField>(
         query: None,
         node: Some(node),
     };
-    read_items(node, id, each, &site).map(|items| CoList::loaded(id.clone(), items))
+    read_items(node, id, each, &site).map(|items| CoList::loaded_shared(id.clone(), items))
 }
 
 /// Whether `node` holds `id` once what `query` reaches from it is loaded from its store (a
