@@ -164,11 +164,18 @@ async fn race(first: First) {
     );
 
     // The worker, once it holds the creator's init too (the server forwards it), reads the
-    // same: two inits, the first writer's the only valid one.
+    // same: two inits, the first writer's the only valid one. (When the worker created it,
+    // it left memory once the server acknowledged it: the forwarded init brought it back
+    // from the store; read from the store until then.)
     let deadline = Instant::now() + Duration::from_secs(30);
     let verdicts = loop {
         let verdicts = worker
-            .with_node(|node| node.transaction_verdicts(&id))
+            .with_node(|node| {
+                if node.get(&id).is_none() {
+                    node.load_from_storage(&id)?;
+                }
+                node.transaction_verdicts(&id)
+            })
             .unwrap();
         if verdicts.len() >= 2 {
             break verdicts;

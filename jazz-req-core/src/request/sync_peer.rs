@@ -8,14 +8,15 @@
 //! store is tried first (it is local), the server second, and both receive what the worker
 //! accepted and wrote.
 
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock, Weak};
 
 use super::error::JazzRequestError;
 use super::worker::{RequestWorker, WorkerShared};
 use crate::cojson::{ContentMessage, KnownState, NodeError, ResolveQuery};
 use crate::crypto::CoID;
-use crate::schema::{LoadError, MAX_RESOLVE_LOADS, load_resolved};
-use crate::sync::{ContentSource, SyncClient, SyncError, SyncOptions};
+use crate::schema::{LoadError, MAX_RESOLVE_LOADS, load_resolved_noting};
+use crate::sync::{ConnectionState, ContentSource, SyncClient, SyncError, SyncOptions};
 
 /// Answers the sync server's questions (what do you hold of X, send me X since …) from the
 /// worker's node. Holds the worker weakly: the worker owns the client that owns this.
@@ -92,21 +93,26 @@ impl PeerLoadError {
 
 impl WorkerShared {
     /// Loads into the node what `query` reaches from `id`: from memory, the store, then the
-    /// sync server (the network never with the node's lock held).
+    /// sync server (the network never with the node's lock held). With a sync server, what
+    /// came from the store is brought up to date from the server (see
+    /// [`WorkerShared::refresh_from_server`]) before the query is looked at again.
     pub(crate) async fn load_through_peers(
-        &self,
+        self: &Arc<Self>,
         id: &CoID,
         query: &ResolveQuery,
     ) -> Result<(), PeerLoadError> {
         let mut previous: Option<CoID> = None;
+        let mut from_store: Vec<CoID> = Vec::new();
+        let mut refreshed: HashSet<CoID> = HashSet::new();
         for _ in 0..MAX_RESOLVE_LOADS {
-            let wanted = {
+            let loaded = {
                 let mut node = self.lock_node().map_err(PeerLoadError::Node)?;
-                match load_resolved(&mut node, id, query) {
-                    Ok(()) => return Ok(()),
+                let loaded = load_resolved_noting(&mut node, id, query, &mut from_store);
+                match loaded {
+                    Ok(()) => None,
                     Err(LoadError::Storage(e)) => return Err(PeerLoadError::Storage(e)),
                     // Held but unreadable: what it depends on is what to load.
-                    Err(LoadError::NotFound(missing)) => match node.read(&missing) {
+                    Err(LoadError::NotFound(missing)) => Some(match node.read(&missing) {
                         Err(NodeError::MissingDependency {
                             missing: dependency,
                             ..
@@ -115,11 +121,27 @@ impl WorkerShared {
                             return Err(PeerLoadError::NotFound(missing));
                         }
                         _ => missing,
-                    },
+                    }),
                 }
             };
             let Some(sync) = self.sync.get() else {
-                return Err(PeerLoadError::NotFound(wanted));
+                return match loaded {
+                    None => Ok(()),
+                    Some(wanted) => Err(PeerLoadError::NotFound(wanted)),
+                };
+            };
+            // What came from the store may lag behind the server (others wrote it since it
+            // left memory): brought up to date first, and the query looked at again.
+            let stale: Vec<CoID> = from_store
+                .drain(..)
+                .filter(|id| refreshed.insert(id.clone()))
+                .collect();
+            if !stale.is_empty() {
+                self.refresh_from_server(sync, &stale).await;
+                continue;
+            }
+            let Some(wanted) = loaded else {
+                return Ok(());
             };
             if previous.as_ref() == Some(&wanted) {
                 return Err(PeerLoadError::NotFound(wanted));
@@ -137,6 +159,57 @@ impl WorkerShared {
             previous = Some(wanted);
         }
         Err(PeerLoadError::NotFound(id.clone()))
+    }
+
+    /// Brings `ids`, just loaded from the store, up to date from the sync server: what the
+    /// server holds beyond the store's copy is imported, and the sync client follows them
+    /// again (the server sends their later changes), as it follows what stayed in memory.
+    ///
+    /// While the server is unreachable this does not wait: the loads go out in the
+    /// background (answered after the reconnection), and the store's copy is what the
+    /// worker reads meanwhile, as it reads what it held in memory meanwhile. A load that
+    /// fails leaves the store's copy, with a warning.
+    async fn refresh_from_server(self: &Arc<Self>, sync: &SyncClient, ids: &[CoID]) {
+        let states: Vec<KnownState> = match self.lock_node() {
+            Ok(node) => ids
+                .iter()
+                .filter_map(|id| node.get(id).map(|value| value.known_state()))
+                .collect(),
+            Err(_) => return,
+        };
+        let connected = matches!(*sync.status().borrow(), ConnectionState::Connected { .. });
+        tracing::debug!(?ids, connected, "brought up to date from the sync server");
+        if connected {
+            self.import_from_server(sync, states).await;
+        } else {
+            let shared = Arc::clone(self);
+            let sync = sync.clone();
+            tokio::spawn(async move { shared.import_from_server(&sync, states).await });
+        }
+    }
+
+    /// Loads from the sync server what it holds beyond each of `states`, and imports it.
+    async fn import_from_server(&self, sync: &SyncClient, states: Vec<KnownState>) {
+        for known in states {
+            let id = known.id.clone();
+            match sync.load_since(known).await {
+                Ok(Some(content)) => {
+                    let Ok(mut node) = self.lock_node() else {
+                        return;
+                    };
+                    for message in content {
+                        if let Err(error) = node.import(message) {
+                            tracing::warn!(%id, %error, "content from the sync server refused");
+                        }
+                    }
+                }
+                // Not there yet: what the store holds of it is on its way to the server.
+                Ok(None) => tracing::debug!(%id, "a value of the store the sync server lacks"),
+                Err(error) => {
+                    tracing::warn!(%id, %error, "the store's copy is read without the server's");
+                }
+            }
+        }
     }
 }
 
@@ -231,6 +304,15 @@ impl RequestWorker {
                         break;
                     };
                     let id = message.id.clone();
+                    // An update of a value that left memory (what a handler created): back
+                    // from the store, so that the update lands on it (and in the store).
+                    if message.header.is_none()
+                        && node.get(&id).is_none()
+                        && !matches!(node.load_from_storage(&id), Ok(true))
+                    {
+                        tracing::debug!(%id, "an update of a value the worker does not hold");
+                        continue;
+                    }
                     if let Err(error) = node.import(message) {
                         tracing::warn!(%id, %error, "an update from the sync server was refused");
                     }

@@ -140,16 +140,14 @@ impl WorkerShared {
         in_flight.evict(node, &ids);
     }
 
-    /// What a handler created leaves memory once its answer is stored: the ticket and the
-    /// group a booking made are not read again by the worker, and a request that names them
-    /// later loads them from the store. Kept: what a request in flight brought, what holds
-    /// content not yet stored (a later request wrote to it meanwhile), and accounts.
-    ///
-    /// Not with a sync server: there a value loaded back from the store is not brought up
-    /// to date from the server (what other peers wrote to it meanwhile would be missed), so
-    /// what a handler created stays in memory, followed, as before.
-    fn release_created(&self, created: &[CoID]) {
-        if created.is_empty() || self.sync.get().is_some() {
+    /// What a handler created leaves memory once its answer is stored, and with a sync
+    /// server once the server acknowledged it (`waited`: what the answer waited for): the
+    /// ticket and the group a booking made are not read again by the worker, and a request
+    /// that names them later loads them from the store (with a sync server, brought up to
+    /// date from it, see `load_through_peers`). Kept: what a request in flight brought, what
+    /// holds content not yet stored (a later request wrote to it meanwhile), and accounts.
+    fn release_created(&self, created: &[CoID], waited: AwaitSync) {
+        if created.is_empty() || (self.sync.get().is_some() && waited != AwaitSync::Acknowledged) {
             return;
         }
         let Ok(mut node) = self.lock_node() else {
@@ -473,7 +471,7 @@ impl RequestWorker {
             Ok(response_values) => {
                 let answer = self.respond(spec, &accepted, &response_values, wait).await;
                 if answer.is_ok() {
-                    self.shared.release_created(&created);
+                    self.shared.release_created(&created, wait);
                 }
                 answer
             }

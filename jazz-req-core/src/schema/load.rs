@@ -30,7 +30,18 @@ pub fn load_resolved(
     id: &CoID,
     query: &ResolveQuery,
 ) -> Result<(), LoadError> {
-    load_missing(node, |node| node.missing_for(id, query))
+    load_missing(node, |node| node.missing_for(id, query), &mut Vec::new())
+}
+
+/// Like [`load_resolved`], noting in `loaded` each CoValue it loaded from storage (also when
+/// it then fails): what a peer of a sync server brings up to date from the server.
+pub(crate) fn load_resolved_noting(
+    node: &mut LocalNode,
+    id: &CoID,
+    query: &ResolveQuery,
+    loaded: &mut Vec<CoID>,
+) -> Result<(), LoadError> {
+    load_missing(node, |node| node.missing_for(id, query), loaded)
 }
 
 /// Like [`load_resolved`] for `id` whose content `value` was just read: what `query` reaches
@@ -41,13 +52,19 @@ pub fn load_resolved_below(
     value: &Value,
     query: &ResolveQuery,
 ) -> Result<(), LoadError> {
-    load_missing(node, |node| node.missing_below(id, value, query))
+    load_missing(
+        node,
+        |node| node.missing_below(id, value, query),
+        &mut Vec::new(),
+    )
 }
 
-/// Loads what `missing` names until it names nothing, at most [`MAX_RESOLVE_LOADS`] times.
+/// Loads what `missing` names until it names nothing, at most [`MAX_RESOLVE_LOADS`] times,
+/// noting each in `loaded`.
 fn load_missing(
     node: &mut LocalNode,
     missing: impl Fn(&LocalNode) -> Option<CoID>,
+    loaded: &mut Vec<CoID>,
 ) -> Result<(), LoadError> {
     let mut loads = 0;
     let mut previous: Option<CoID> = None;
@@ -62,6 +79,7 @@ fn load_missing(
         {
             return Err(LoadError::NotFound(missing));
         }
+        loaded.push(missing.clone());
         previous = Some(missing);
         loads += 1;
     }

@@ -32,6 +32,7 @@ pub use field::{
     CoEnum, CoField, FieldSite, Json, MAX_SAFE_INTEGER, enum_read_field, enum_write_field,
 };
 pub use list::{CoList, CoListResolve, EACH};
+pub(crate) use load::load_resolved_noting;
 pub use load::{LoadError, MAX_RESOLVE_LOADS, load_resolved, load_resolved_below};
 pub use map::{
     CoMapSchema, FieldInfo, MapReader, MapWriter, read_fields, read_loaded, to_json_fields,

@@ -535,7 +535,9 @@ impl SyncState {
         // In bounds: the caller found `index` in `self.loads` just before.
         let pending = &mut self.loads[index].1;
         combine(&mut pending.received, &content.known_state());
-        let starts_answer = !pending.since.header || content.header.is_some();
+        // The server answers a load from what it was told (cojson's `handleLoad`): content
+        // since it, with the header only for a load that lacked it.
+        let starts_answer = pending.since.header || content.header.is_some();
         if pending.streaming.is_none() && starts_answer {
             match &content.expect_content_until {
                 Some(until) if !until.is_empty() => pending.streaming = Some(until.clone()),

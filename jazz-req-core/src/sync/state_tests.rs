@@ -152,6 +152,33 @@ fn a_load_collects_dependencies_then_its_own_content() -> TestResult {
 }
 
 #[test]
+fn a_load_since_a_known_state_ends_with_what_the_server_has_beyond_it() -> TestResult {
+    let (mut node, map, content) = exported_map()?;
+    let before = node.get(&map).ok_or("held")?.known_state();
+    node.map_set(&map, "title", json!("changed"), Privacy::Trusting)?;
+    let beyond = node
+        .get(&map)
+        .ok_or("held")?
+        .new_content_since(Some(&before));
+    assert!(beyond.iter().all(|piece| piece.header.is_none()));
+    let mut state = SyncState::default();
+    state.on_connected();
+    // What the server holds of the map: everything before the change.
+    for piece in &content {
+        state.handle(SyncMessage::Content(Box::new(piece.clone())));
+    }
+    let (reply, mut answer) = oneshot::channel();
+    let actions = state.load(before, reply);
+    assert_eq!(sent(&actions), vec![format!("load {map}")]);
+    // The server answers with the change alone, without the header the load said it holds.
+    for piece in &beyond {
+        state.handle(SyncMessage::Content(Box::new(piece.clone())));
+    }
+    assert_eq!(answer.try_recv()??.ok_or("found")?, beyond);
+    Ok(())
+}
+
+#[test]
 fn a_load_of_what_the_server_lacks_is_none() -> TestResult {
     let (_node, map, _content) = exported_map()?;
     let mut state = SyncState::default();
