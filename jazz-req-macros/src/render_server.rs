@@ -44,7 +44,10 @@ impl RequestModel {
                 var.value()
             ),
         };
-        let request_doc = format!("The request of [`{route}`]: the parameters of `{handler}`.");
+        let request_doc = format!(
+            "The request of [`{route}`]: the request parameters of [`{handler}`], one field \
+             each. Send it by name with `{route}::send_request(&client, {request_ident} {{ … }})`."
+        );
         let field_docs: Vec<String> = self
             .request
             .fields
@@ -64,10 +67,7 @@ impl RequestModel {
         let serialize_key = Runtime::SerializeKey.path();
         let serialize_check = self.serialize_ty.as_ref().map(|ty| {
             quote_spanned! {ty.span()=>
-                const _: fn() = || {
-                    fn __jazz_serialize_key<T: ?::core::marker::Sized + #serialize_key>() {}
-                    __jazz_serialize_key::<#ty>();
-                };
+                const _: () = <#ty as #serialize_key>::CHECKED;
             }
         });
         let serialize = match &self.serialize {
@@ -279,10 +279,10 @@ fn resolve_body(
         // not a schema is then reported once, at the `Route` impl.
         return quote!(#query::Value);
     }
-    let calls = tree.render_calls();
+    let built = tree.render_on(start);
     quote! {
         #[allow(unused_imports)]
         use #builder_trait as _;
-        #start #calls .into_query()
+        #built.into_query()
     }
 }

@@ -83,10 +83,10 @@ pub mod __private {
         JazzRequestError, RequestClient, RequestContext, Route, SendError, WorkerRef,
     };
     pub use jazz_req_core::schema::{
-        Account, CoEnum, CoField, CoList, CoListResolve, CoMapSchema, FieldInfo, FieldSite, Group,
-        Json, LeafResolve, Loaded, MapReader, MapWriter, NotAReference, Ref, ResolveBuilder,
-        ResolveFields, SameOwnerField, SchemaError, SerializeKey, descend, enum_read_field,
-        enum_write_field,
+        Account, CoEnum, CoField, CoList, CoListResolve, CoMapSchema, EachItems, FieldInfo,
+        FieldSite, Group, Json, LeafResolve, Loaded, MapReader, MapWriter, NotAReference, Ref,
+        ResolveBuilder, ResolveFields, SameOwnerField, SchemaError, SerializeKey, descend,
+        enum_read_field, enum_write_field,
     };
     pub use jazz_req_macros::{CoEnum, CoMap};
     pub use serde_json::Value;

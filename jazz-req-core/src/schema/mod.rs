@@ -31,7 +31,7 @@ pub use error::{NotLoaded, SchemaError, invalid_request};
 pub use field::{
     CoEnum, CoField, FieldSite, Json, MAX_SAFE_INTEGER, enum_read_field, enum_write_field,
 };
-pub use list::{CoList, CoListResolve, EACH};
+pub use list::{CoList, CoListResolve, EACH, EachItems};
 pub use load::{LoadError, MAX_RESOLVE_LOADS, load_resolved};
 pub use map::{
     CoMapSchema, FieldInfo, MapReader, MapWriter, read_fields, read_loaded, to_json_fields,
