@@ -247,7 +247,8 @@ pub(crate) fn misfit_type(ty: &Type, what: &str) -> Option<syn::Error> {
         ),
         _ => return None,
     };
-    Some(syn::Error::new(ty.span(), message))
+    // Spanned on the whole type, not only its first token.
+    Some(syn::Error::new_spanned(ty, message))
 }
 
 /// Tokens as a person writes them (`Vec<Ref<Ticket>>`, not `Vec < Ref < Ticket > >`), for

@@ -26,6 +26,7 @@ impl RequestModel {
             ..
         } = self;
         let request_ident = &request.ident;
+        let route_path = self.route_path();
         // The client parameter must not shadow a request parameter called `client`.
         let client = if params.iter().any(|p| p.ident == "client") {
             format_ident!("__jazz_client")
@@ -57,7 +58,7 @@ impl RequestModel {
              one type cannot be swapped unnoticed."
         );
         quote! {
-            impl #route {
+            impl #route_path {
                 #[doc = #doc]
                 #vis async fn send(
                     #client: &#client_type,

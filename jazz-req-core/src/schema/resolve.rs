@@ -10,7 +10,7 @@ use crate::cojson::ResolveQuery;
 /// A finished resolve builder of a reference (a CoMap's generated builder, a list's, an
 /// account's or a group's).
 #[diagnostic::on_unimplemented(
-    message = "a resolve query names a field that is not a CoValue reference (`{Self}`)",
+    message = "a resolve query names a field that is not a CoValue reference",
     label = "not a reference: nothing to load here",
     note = "resolve queries can only name references: Ref<T>, Loaded<T>, CoList<T>, Account, Group"
 )]
