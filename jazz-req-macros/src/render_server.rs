@@ -71,7 +71,7 @@ impl RequestModel {
             }
             #[doc(inline)]
             #[allow(unused_imports)]
-            #vis use self::#module::*;
+            #vis use #module::*;
             const _: () = {
                 #[diagnostic::on_unimplemented(
                     message = #clash_message,
@@ -314,12 +314,14 @@ impl RequestModel {
         )
     }
 
-    /// The route type by its path (`self::__jazz_route_<handler>::<Route>`), which is what
-    /// generated impls name: its bare name may be shadowed by another item.
+    /// The route type by its path (`__jazz_route_<handler>::<Route>`), which is what
+    /// generated impls name: its bare name may be shadowed by another item. Relative, not
+    /// `self::…`: in a function body the module is an item of the block, not of the
+    /// enclosing module.
     pub(crate) fn route_path(&self) -> TokenStream {
         let module = self.route_module();
         let route = &self.route;
-        quote!(self::#module::#route)
+        quote!(#module::#route)
     }
 }
 

@@ -60,3 +60,36 @@ fn main() {
     assert_eq!(CastVote::request_resolve(), expected);
     let _: PollResolve = Poll::resolve();
 }
+
+// A route declared in a function body, and one in a module with a restricted visibility:
+// the route type lives in a module of its own, found from either place.
+#[allow(dead_code)]
+fn local_route() -> &'static str {
+    #[jazz_request(url = "/api/local")]
+    async fn local(_ctx: RequestContext, choice: u32) -> Result<VoteCast, JazzRequestError> {
+        let _ = choice;
+        Err(JazzRequestError::new("no", 400))
+    }
+    let _ = LocalRequest { choice: 1 };
+    Local::URL
+}
+
+mod inner {
+    use super::VoteCast;
+    use jazz_req::prelude::*;
+
+    #[jazz_request(url = "/api/inner")]
+    pub(super) async fn inner_route(
+        _ctx: RequestContext,
+        choice: u32,
+    ) -> Result<VoteCast, JazzRequestError> {
+        let _ = choice;
+        Err(JazzRequestError::new("no", 400))
+    }
+}
+
+#[allow(dead_code)]
+fn inner_url() -> &'static str {
+    let _ = inner::InnerRouteRequest { choice: 1 };
+    inner::InnerRoute::URL
+}
