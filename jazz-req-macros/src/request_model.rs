@@ -129,7 +129,7 @@ impl RequestModel {
                 if let ResolveKey::Each(span) = entry.key {
                     errors.at(
                         span,
-                        "`$each` goes inside a list field; the top level of a resolve query names fields",
+                        "`$each` applies to a CoList field (`{ list: { $each: true } }`), not to the top level of a resolve query",
                     );
                 }
             }
@@ -716,7 +716,7 @@ mod tests {
                 "unknown key `urll` in #[jazz_request(...)]; allowed keys: `url`, `name`, `worker`, `resolve`, `response_resolve`, `serialize`, `writes`",
                 "missing required key `url` in #[jazz_request(...)], e.g. `url = \"/api/my-route\"`",
                 "a worker account id starts with \"co_z\"",
-                "`$each` goes inside a list field; the top level of a resolve query names fields",
+                "`$each` applies to a CoList field (`{ list: { $each: true } }`), not to the top level of a resolve query",
                 "`evnt` is not a parameter of `f`; its request parameters are: `event`",
                 "`serialize` names `nope`, which is not a parameter of `f`; its request parameters are: `event`",
             ]
