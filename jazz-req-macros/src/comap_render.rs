@@ -273,7 +273,9 @@ mod tests {
         let _: syn::File = syn::parse2(model.render())?;
         assert_eq!(text.matches("check_same_owner").count(), 1);
         assert!(text.contains("map . check_same_owner (\"reservations\") ?"));
-        assert!(text.contains("< CoList < Ref < Ticket > > as :: jazz_req :: __private :: SameOwnerField > :: CHECKED"));
+        assert!(text.contains(
+            "< CoList < Ref < Ticket > > as :: jazz_req :: __private :: SameOwnerField > :: CHECKED"
+        ));
         assert!(
             text.find("check_same_owner") < text.find("__jazz_read :: < __JazzField_name >"),
             "checked before any field is read"

@@ -103,8 +103,15 @@ impl RequestModel {
         let mut errors = Errors::default();
         let attr_span = Span::call_site();
         let args = attr::parse_args(args)?;
-        let [url, name, worker, resolve, response_resolve, serialize, writes] =
-            attr::retain(args, REQUEST_KEYS, CONTEXT, &mut errors);
+        let [
+            url,
+            name,
+            worker,
+            resolve,
+            response_resolve,
+            serialize,
+            writes,
+        ] = attr::retain(args, REQUEST_KEYS, CONTEXT, &mut errors);
         let route = route_ident(name.as_ref(), &func.sig.ident, &mut errors);
         let request_ident = format_ident!("{}Request", route);
         check_generated_names(func, &route, &request_ident, name.is_some(), &mut errors);
@@ -217,7 +224,8 @@ impl RequestModel {
         // that does not fit names the route it sent to, not a Rust type.
         let schema_name = format!(
             "request to {}",
-            url.as_ref().map_or_else(|| route.to_string(), LitStr::value)
+            url.as_ref()
+                .map_or_else(|| route.to_string(), LitStr::value)
         );
         let request = CoMapModel::new(
             request_ident,
@@ -580,7 +588,10 @@ fn check_generated_names(
     if let ReturnType::Type(_, ty) = &func.sig.output {
         idents_in(ty.to_token_stream(), &mut used);
     }
-    let Some(clash) = [route, request].into_iter().find(|g| used.iter().any(|u| u == *g)) else {
+    let Some(clash) = [route, request]
+        .into_iter()
+        .find(|g| used.iter().any(|u| u == *g))
+    else {
         return;
     };
     let message = if named {
@@ -781,7 +792,10 @@ mod tests {
             errors(
                 quote!(url = "/x"),
                 parse_quote!(
-                    async fn book(event: Loaded<E>, ctx: RequestContext) -> Result<R, JazzRequestError> {
+                    async fn book(
+                        event: Loaded<E>,
+                        ctx: RequestContext,
+                    ) -> Result<R, JazzRequestError> {
                         todo!()
                     }
                 ),
@@ -798,7 +812,11 @@ mod tests {
             errors(
                 quote!(url = "/x"),
                 parse_quote!(
-                    async fn f(ctx: RequestContext, a: Vec<u8>, b: HashMap<String, u32>) -> Result<R, JazzRequestError> {
+                    async fn f(
+                        ctx: RequestContext,
+                        a: Vec<u8>,
+                        b: HashMap<String, u32>,
+                    ) -> Result<R, JazzRequestError> {
                         todo!()
                     }
                 ),
@@ -815,7 +833,10 @@ mod tests {
         let m = model(
             quote!(url = "/api/vote", name = "CastVote"),
             parse_quote!(
-                async fn vote(ctx: RequestContext, poll: Loaded<Poll>) -> Result<Vote, JazzRequestError> {
+                async fn vote(
+                    ctx: RequestContext,
+                    poll: Loaded<Poll>,
+                ) -> Result<Vote, JazzRequestError> {
                     todo!()
                 }
             ),
@@ -842,7 +863,10 @@ mod tests {
             errors(
                 quote!(url = "/api/vote"),
                 parse_quote!(
-                    async fn vote(ctx: RequestContext, poll: Loaded<Poll>) -> Result<Vote, JazzRequestError> {
+                    async fn vote(
+                        ctx: RequestContext,
+                        poll: Loaded<Poll>,
+                    ) -> Result<Vote, JazzRequestError> {
                         todo!()
                     }
                 ),
@@ -855,7 +879,10 @@ mod tests {
             errors(
                 quote!(url = "/api/vote", name = "Poll"),
                 parse_quote!(
-                    async fn vote(ctx: RequestContext, poll: Loaded<Poll>) -> Result<Vote, JazzRequestError> {
+                    async fn vote(
+                        ctx: RequestContext,
+                        poll: Loaded<Poll>,
+                    ) -> Result<Vote, JazzRequestError> {
                         todo!()
                     }
                 ),

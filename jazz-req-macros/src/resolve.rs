@@ -221,11 +221,24 @@ mod tests {
             rendered,
             quote!(
                 start
-                .event(|__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(__jazz_resolve)
-                    .reservations(|__jazz_resolve| ::jazz_req::__private::EachItems::each(
-                        __jazz_resolve,
-                        |__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(__jazz_resolve))))
-                .owner(|__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(__jazz_resolve))
+                    .event(
+                        |__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(
+                            __jazz_resolve
+                        )
+                        .reservations(|__jazz_resolve| {
+                            ::jazz_req::__private::EachItems::each(
+                                __jazz_resolve,
+                                |__jazz_resolve| {
+                                    ::jazz_req::__private::ResolveBuilder::checked(__jazz_resolve)
+                                },
+                            )
+                        })
+                    )
+                    .owner(
+                        |__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(
+                            __jazz_resolve
+                        )
+                    )
             )
             .to_string()
         );

@@ -262,7 +262,10 @@ async fn a_request_that_does_not_fit_the_schema_never_reaches_the_handler() {
         (json!({"text": 3, "n": 1, "flag": true}), "text"),
         (json!({"n": 1, "flag": true}), "text"),
         (json!({"text": "x", "n": 1, "flag": "yes"}), "flag"),
-        (json!({"text": "x", "n": 1, "flag": true, "note": 5}), "note"),
+        (
+            json!({"text": "x", "n": 1, "flag": true, "note": 5}),
+            "note",
+        ),
     ];
     for (values, field) in cases {
         let body = client
