@@ -16,8 +16,9 @@ use syn::{Attribute, Ident, LitStr, Token};
 use crate::ctxt::Errors;
 
 /// The keys of `#[jazz_request(...)]`.
-pub(crate) const REQUEST_KEYS: [&str; 6] = [
+pub(crate) const REQUEST_KEYS: [&str; 7] = [
     "url",
+    "name",
     "worker",
     "resolve",
     "response_resolve",
@@ -266,7 +267,7 @@ mod tests {
         assert_eq!(
             messages(errors),
             [
-                "unknown key `urll` in #[jazz_request(...)]; allowed keys: `url`, `worker`, `resolve`, `response_resolve`, `serialize`, `writes`",
+                "unknown key `urll` in #[jazz_request(...)]; allowed keys: `url`, `name`, `worker`, `resolve`, `response_resolve`, `serialize`, `writes`",
                 "duplicate key `url` in #[jazz_request(...)]: each key is given once",
             ]
         );

@@ -4,7 +4,7 @@
 //! resolve builder.
 
 use proc_macro2::Span;
-use quote::format_ident;
+use quote::{ToTokens, format_ident};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
@@ -20,13 +20,16 @@ pub(crate) struct CoMapModel {
     pub(crate) ident: Ident,
     /// Its visibility, given to the resolve builder too.
     pub(crate) vis: Visibility,
-    /// The generated resolve builder (`__<Name>Resolve`).
+    /// The generated resolve builder (`<Name>Resolve`).
     pub(crate) resolve_ident: Ident,
     /// The fields, in declaration order.
     pub(crate) fields: Vec<CoMapField>,
-    /// A schema the macros define for themselves (a route's request): kept out of the
-    /// "other types implement …" lists of error messages.
-    pub(crate) hidden: bool,
+    /// The name errors reading it give (`CoMapSchema::NAME`): the struct's, or for a route's
+    /// request what a client knows it by (`request to /api/book`).
+    pub(crate) schema_name: String,
+    /// A schema the macros define for themselves (a route's request): its resolve builder
+    /// is left out of the docs.
+    pub(crate) generated: bool,
 }
 
 /// A field of a CoMap schema.
@@ -104,26 +107,25 @@ impl CoMapModel {
                 );
             }
         }
-        // `__TicketResolve`; a hidden struct (`__BookRequest`) gets `__BookRequestResolve`.
+        // `TicketResolve`, next to `Ticket` (and spanned like it, so a clash with another
+        // item points at the struct's name).
         let name = ident.unraw().to_string();
-        let resolve_ident = if name.starts_with("__") {
-            format_ident!("{}Resolve", name)
-        } else {
-            format_ident!("__{}Resolve", name)
-        };
+        let resolve_ident = format_ident!("{}Resolve", name, span = ident.span());
         Self {
             ident,
             vis,
             resolve_ident,
             fields,
-            hidden: false,
+            schema_name: name,
+            generated: false,
         }
     }
 
-    /// The same schema, marked as defined by the macros themselves.
-    pub(crate) fn into_hidden(self) -> Self {
+    /// The same schema as a route's request, which errors call `schema_name`.
+    pub(crate) fn into_route_request(self, schema_name: String) -> Self {
         Self {
-            hidden: true,
+            schema_name,
+            generated: true,
             ..self
         }
     }
@@ -194,6 +196,9 @@ impl CoMapModel {
             let Some(ident) = field.ident.clone() else {
                 continue; // named fields always have an ident
             };
+            if let Some(error) = misfit_type(&field.ty, "a CoMap field") {
+                errors.push(error);
+            }
             json_spans.push(rename.as_ref().map_or(ident.span(), LitStr::span));
             fields.push(
                 CoMapField::new(ident, field.ty.clone(), rename, rule, &input.ident)
@@ -210,6 +215,54 @@ impl CoMapModel {
         errors.finish()?;
         Ok(model)
     }
+}
+
+/// An error for a type that no CoMap field (`what`: "a CoMap field", "a request
+/// parameter") can have but a close one can, saying what to write instead: a `Vec` is a
+/// `CoList` or a JSON array, a map or a set a JSON value. Looks through `Option`. Other types
+/// are left to the type checker (`CoField`).
+pub(crate) fn misfit_type(ty: &Type, what: &str) -> Option<syn::Error> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    let first_arg = || match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let written = pretty(ty);
+    let message = match last.ident.to_string().as_str() {
+        "Option" => return first_arg().and_then(|inner| misfit_type(inner, what)),
+        "Vec" | "VecDeque" | "LinkedList" => {
+            let item = first_arg().map_or_else(|| "T".to_owned(), pretty);
+            format!(
+                "`{written}` cannot be {what}: write `CoList<{item}>` (a Jazz list, jazz-tools' `co.list`) or `Json<{written}>` (one JSON value, `z.json()`)"
+            )
+        }
+        "HashMap" | "BTreeMap" | "IndexMap" | "HashSet" | "BTreeSet" | "IndexSet" => format!(
+            "`{written}` cannot be {what}: write `Json<{written}>` (one JSON value, `z.json()`), or a #[derive(CoMap)] struct held as `Ref<T>` when the keys are known"
+        ),
+        _ => return None,
+    };
+    // Spanned on the whole type, not only its first token.
+    Some(syn::Error::new_spanned(ty, message))
+}
+
+/// Tokens as a person writes them (`Vec<Ref<Ticket>>`, not `Vec < Ref < Ticket > >`), for
+/// messages.
+pub(crate) fn pretty(tokens: impl ToTokens) -> String {
+    tokens
+        .to_token_stream()
+        .to_string()
+        .replace(" <", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
 }
 
 /// The rule of a `rename_all = "…"`.
@@ -282,7 +335,8 @@ mod tests {
                 ("next".into(), "next".into()),
             ]
         );
-        assert_eq!(model.resolve_ident, "__EventResolve");
+        assert_eq!(model.resolve_ident, "EventResolve");
+        assert_eq!(model.schema_name, "Event");
         assert_eq!(
             model.fields[3].ty.to_token_stream().to_string(),
             "Option < Ref < Event > >"
@@ -345,6 +399,26 @@ mod tests {
             )),
             [
                 "#[derive(CoMap)] does not support generic structs: a CoMap schema names concrete field types"
+            ]
+        );
+    }
+
+    #[test]
+    fn vecs_maps_and_sets_say_what_to_write_instead() {
+        assert_eq!(
+            errors_of(parse_quote! {
+                struct T {
+                    a: Vec<Ref<Ticket>>,
+                    b: Option<std::collections::HashMap<String, u32>>,
+                    c: Json<Vec<u8>>,
+                    d: CoList<u8>,
+                    e: BTreeSet<String>,
+                }
+            }),
+            [
+                "`Vec<Ref<Ticket>>` cannot be a CoMap field: write `CoList<Ref<Ticket>>` (a Jazz list, jazz-tools' `co.list`) or `Json<Vec<Ref<Ticket>>>` (one JSON value, `z.json()`)",
+                "`std::collections::HashMap<String, u32>` cannot be a CoMap field: write `Json<std::collections::HashMap<String, u32>>` (one JSON value, `z.json()`), or a #[derive(CoMap)] struct held as `Ref<T>` when the keys are known",
+                "`BTreeSet<String>` cannot be a CoMap field: write `Json<BTreeSet<String>>` (one JSON value, `z.json()`), or a #[derive(CoMap)] struct held as `Ref<T>` when the keys are known",
             ]
         );
     }

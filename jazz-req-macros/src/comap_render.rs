@@ -21,6 +21,23 @@ use syn::spanned::Spanned;
 use crate::comap_model::CoMapModel;
 use crate::paths::Runtime;
 
+/// The docs of a schema's resolve builder: what it is, how to start one, and how it reads
+/// next to the attribute grammar of `#[jazz_request]`.
+fn builder_doc(name: &str) -> String {
+    format!(
+        "Typed resolve query of [`{name}`]: which of the CoValues it references to load with \
+         it, one method per field.\n\n\
+         Start with `{name}::resolve()` (`CoMapSchema::resolve`), then name fields, as \
+         `resolve = {{ … }}` of `#[jazz_request]` does:\n\n\
+         - `.field(|r| r)` is `{{ field: true }}`: load the CoValue the field references;\n\
+         - `.field(|r| r.inner(|r| r))` is `{{ field: {{ inner: true }} }}`: and inside it;\n\
+         - `.list(|r| r.each(|r| r))` is `{{ list: {{ $each: true }} }}`: a CoList field and \
+           every item of it.\n\n\
+         Pass it to a load (`RequestClient::load`, `RequestWorker::load`), or call \
+         `.into_query()` (`ResolveBuilder`) for the untyped `ResolveQuery`."
+    )
+}
+
 impl CoMapModel {
     /// The marker type standing for field `i` in the generated code.
     fn marker(&self, i: usize) -> syn::Ident {
@@ -28,7 +45,7 @@ impl CoMapModel {
     }
 
     /// The struct declaration of a schema the macro itself defines (a route's request), with
-    /// every field `pub` and each carrying `docs[i]`.
+    /// every field `pub` and each carrying `field_docs[i]`.
     pub(crate) fn render_struct(&self, docs: &str, field_docs: &[String]) -> TokenStream {
         let Self {
             ident, vis, fields, ..
@@ -37,7 +54,6 @@ impl CoMapModel {
         let tys = fields.iter().map(|f| &f.ty);
         quote! {
             #[doc = #docs]
-            #[doc(hidden)]
             #vis struct #ident {
                 #( #[doc = #field_docs] pub #idents: #tys, )*
             }
@@ -61,18 +77,23 @@ impl CoMapModel {
             vis,
             resolve_ident,
             fields,
-            hidden,
+            schema_name,
+            generated,
         } = self;
-        let do_not_recommend = hidden.then(|| quote!(#[diagnostic::do_not_recommend]));
         let name = ident.unraw().to_string();
         let markers: Vec<_> = (0..fields.len()).map(|i| self.marker(i)).collect();
         let idents: Vec<_> = fields.iter().map(|f| &f.ident).collect();
         let jsons: Vec<_> = fields.iter().map(|f| f.json.as_str()).collect();
         let rusts: Vec<_> = fields.iter().map(|f| f.rust_name()).collect();
-        let builder_doc = format!("Typed resolve query of [`{name}`]: one method per field.");
+        let builder_doc = builder_doc(&name);
+        // A route's request builder is reachable (`Route::request_resolve` is built on it)
+        // but of no use to a reader of the docs.
+        let builder_hidden = generated.then(|| quote!(#[doc(hidden)]));
         let method_docs = fields.iter().map(|f| {
             format!(
-                "Loads `{}` (key \"{}\"), and inside it what `nested` names.",
+                "Loads the field `{}` (key \"{}\") and, inside it, what `nested` names: `|r| r` \
+                 loads the field alone. Only a reference (`Ref<T>`, `Loaded<T>`, `CoList<T>`, \
+                 `Account`, `Group`) has anything to load.",
                 f.rust_name(),
                 f.json
             )
@@ -81,10 +102,7 @@ impl CoMapModel {
         let same_owner_checks = fields.iter().filter(|f| f.same_owner).map(|field| {
             let ty = &field.ty;
             quote_spanned! {ty.span()=>
-                const _: fn() = || {
-                    fn __jazz_same_owner<T: ?::core::marker::Sized + #same_owner_field>() {}
-                    __jazz_same_owner::<#ty>();
-                };
+                const _: () = <#ty as #same_owner_field>::CHECKED;
             }
         });
         let same_owner_jsons = fields
@@ -141,8 +159,8 @@ impl CoMapModel {
 
         quote! {
             #[doc = #builder_doc]
-            #[doc(hidden)]
-            #[derive(Default)]
+            #builder_hidden
+            #[derive(Clone, Debug, Default)]
             #vis struct #resolve_ident(#resolve_fields);
 
             const _: () = {
@@ -162,10 +180,12 @@ impl CoMapModel {
 
                 #( #same_owner_checks )*
 
-                #do_not_recommend
+                // Not listed among "other types implementing CoMapSchema" when a type that is
+                // no schema is used as one: the message says what to derive instead.
+                #[diagnostic::do_not_recommend]
                 #[automatically_derived]
                 impl #schema_trait for #ident {
-                    const NAME: &'static str = #name;
+                    const NAME: &'static str = #schema_name;
                     const FIELDS: &'static [#field_info] = &[
                         #( #field_info { rust: #rusts, json: #jsons }, )*
                     ];
@@ -235,7 +255,7 @@ mod tests {
         let text = rendered.to_string();
         assert_eq!(text.matches("Ref < Event >").count(), 1);
         assert!(text.contains("const NAME : & 'static str = \"Ticket\""));
-        assert!(text.contains("pub struct __TicketResolve"));
+        assert!(text.contains("pub struct TicketResolve"));
         assert!(text.contains("pub fn event < __JazzR >"));
         Ok(())
     }
@@ -253,7 +273,9 @@ mod tests {
         let _: syn::File = syn::parse2(model.render())?;
         assert_eq!(text.matches("check_same_owner").count(), 1);
         assert!(text.contains("map . check_same_owner (\"reservations\") ?"));
-        assert!(text.contains("__jazz_same_owner :: < CoList < Ref < Ticket > > >"));
+        assert!(text.contains(
+            "< CoList < Ref < Ticket > > as :: jazz_req :: __private :: SameOwnerField > :: CHECKED"
+        ));
         assert!(
             text.find("check_same_owner") < text.find("__jazz_read :: < __JazzField_name >"),
             "checked before any field is read"

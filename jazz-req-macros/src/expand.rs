@@ -123,9 +123,10 @@ mod tests {
         );
         let file: syn::File = syn::parse2(output.clone())?;
         assert!(!output.to_string().contains("compile_error"));
-        // The handler, the route type, the request struct, its resolve builder, the request
-        // schema's const block, the route's const block, `send`.
-        assert_eq!(file.items.len(), 7);
+        // The handler, the route type's module, its import and the check of its name, the
+        // request struct, its resolve builder, the request schema's const block, the route's
+        // const block, the client stubs.
+        assert_eq!(file.items.len(), 9);
         Ok(())
     }
 

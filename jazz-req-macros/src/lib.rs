@@ -55,32 +55,68 @@ use proc_macro::TokenStream;
 ///
 /// - `impl CoMapSchema for T`: the schema's name, its fields with their keys, and reading
 ///   and writing the struct from and to the CoMap's fields;
-/// - a typed resolve builder (`T::resolve()`, hidden from the docs) with one method per
-///   field, which is what `resolve = { … }` in `#[jazz_request]` compiles to: naming a field
-///   that does not exist, or loading inside one that is not a reference, does not compile.
+/// - `TResolve` (`EventResolve` for `Event`), its typed resolve builder, with one method per
+///   field: what to load with a `T` beyond the CoMap itself. `T::resolve()` starts one.
+///   It is what `resolve = { … }` of `#[jazz_request]` compiles to, so naming a field that
+///   does not exist, loading inside one that is not a reference, or `$each` on a field that
+///   is not a `CoList` does not compile.
+///
+/// # Resolve queries: the builder and the attribute grammar
+///
+/// Each key of a resolve query is one builder method, whose closure says what to load inside
+/// that field (`|r| r`: the field itself and nothing more):
+///
+/// | `resolve = { … }` in `#[jazz_request]` | the builder                                        |
+/// |-----------------------------------------|----------------------------------------------------|
+/// | `{ reservations: true }`                | `Event::resolve().reservations(\|r\| r)`           |
+/// | `{ reservations: { $each: true } }`     | `Event::resolve().reservations(\|r\| r.each(\|r\| r))` |
+/// | `{ reservations: { $each: { event: true } } }` | `….reservations(\|r\| r.each(\|t\| t.event(\|e\| e)))` |
+///
+/// A load takes the builder (`ctx.load::<Event>(id, Event::resolve().reservations(|r| r))`,
+/// the same on `RequestClient` and `RequestWorker`); `.into_query()` gives the untyped
+/// `ResolveQuery` (what `export_json` takes).
 ///
 /// The struct must be `Send + Sync + 'static` (all field types are). Generic structs, tuple
-/// structs, enums and unions are rejected with a spanned error.
+/// structs, enums and unions are rejected with a spanned error; so is a `Vec`, a map or a
+/// set as a field, with what to write instead (`CoList<T>`, `Json<…>`).
 ///
 /// # Example
 ///
-/// ```ignore
+/// ```
+/// use jazz_req::cojson::ResolveQuery;
 /// use jazz_req::prelude::*;
 ///
-/// #[derive(Clone, Debug, CoMap)]
+/// #[derive(Debug, CoMap)]
 /// pub struct Event {
 ///     pub name: String,
 ///     pub capacity: u32,
-///     pub reservations: CoList<Ticket>,
+///     pub reservations: CoList<Ref<Ticket>>,
 /// }
 ///
-/// #[derive(Clone, Debug, CoMap)]
+/// #[derive(Debug, CoMap)]
 /// #[co(rename_all = "camelCase")]
 /// pub struct Ticket {
 ///     pub account: Account,
 ///     pub event: Ref<Event>,
 ///     pub booked_at: Option<f64>, // the key "bookedAt", absent when None
 /// }
+///
+/// assert_eq!(Ticket::NAME, "Ticket");
+/// assert_eq!(Ticket::FIELDS[2].json, "bookedAt");
+///
+/// // `{ reservations: { $each: { event: true } } }`: the list, every ticket in it, and the
+/// // event of each ticket.
+/// let query = Event::resolve()
+///     .reservations(|r| r.each(|ticket| ticket.event(|e| e)))
+///     .into_query();
+/// let event = ResolveQuery::Fields(vec![("event".to_owned(), ResolveQuery::Value)]);
+/// assert_eq!(
+///     query,
+///     ResolveQuery::Fields(vec![(
+///         "reservations".to_owned(),
+///         ResolveQuery::Fields(vec![("$each".to_owned(), event)]),
+///     )])
+/// );
 /// ```
 #[proc_macro_derive(CoMap, attributes(co))]
 pub fn derive_comap(input: TokenStream) -> TokenStream {
@@ -97,7 +133,7 @@ pub fn derive_comap(input: TokenStream) -> TokenStream {
 /// can be a field of a [`CoMap`](derive@CoMap) or a request parameter. Reading a string no
 /// variant has is a typed error naming the CoValue and the field.
 ///
-/// ```ignore
+/// ```
 /// use jazz_req::prelude::*;
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq, CoEnum)]
@@ -106,6 +142,14 @@ pub fn derive_comap(input: TokenStream) -> TokenStream {
 ///     Open,    // "open"
 ///     SoldOut, // "sold-out"
 /// }
+///
+/// #[derive(Debug, CoMap)]
+/// pub struct Event {
+///     pub name: String,
+///     pub status: Status,
+/// }
+///
+/// assert_eq!(Status::SoldOut.as_str(), "sold-out");
 /// ```
 #[proc_macro_derive(CoEnum, attributes(co))]
 pub fn derive_coenum(input: TokenStream) -> TokenStream {
@@ -115,7 +159,25 @@ pub fn derive_coenum(input: TokenStream) -> TokenStream {
 /// A request route served by a Jazz server worker (jazz-tools'
 /// `experimental_defineRequest`), from its handler.
 ///
-/// ```ignore
+/// ```
+/// use jazz_req::prelude::*;
+/// # #[derive(Debug, CoMap)]
+/// # pub struct Event {
+/// #     pub name: String,
+/// #     pub capacity: u32,
+/// #     #[co(same_owner)]
+/// #     pub reservations: CoList<Ref<Ticket>>,
+/// # }
+/// # #[derive(Debug, CoMap)]
+/// # pub struct Ticket {
+/// #     pub account: Account,
+/// #     pub event: Ref<Event>,
+/// # }
+/// # #[derive(Debug, CoMap)]
+/// # pub struct TicketBooked {
+/// #     pub ticket: Ref<Ticket>,
+/// # }
+///
 /// #[jazz_request(
 ///     url = "/api/book-event-ticket",          // required: a path or an absolute URL
 ///     worker = env("JAZZ_WORKER_ACCOUNT"),     // or "co_z…"; absent: the client's default
@@ -128,16 +190,36 @@ pub fn derive_coenum(input: TokenStream) -> TokenStream {
 ///     ctx: RequestContext,
 ///     event: Loaded<Event>,
 /// ) -> Result<TicketBooked, JazzRequestError> {
-///     // …
+///     if event.reservations.len()? >= event.capacity as usize {
+///         return Err(JazzRequestError::new("Event is full", 400));
+///     }
+///     ctx.transaction(|tx| {
+///         let group = tx.create_group()?;
+///         tx.add_member(&group, ctx.made_by(), Role::Reader)?;
+///         let ticket = tx.create(&group, Ticket { account: ctx.made_by(), event: event.to_ref() })?;
+///         tx.push(&event.reservations, ticket.to_ref())?;
+///         Ok(TicketBooked { ticket: ticket.to_ref() })
+///     })
 /// }
+///
+/// // The generated route type (served with `worker.register(BookEventTicket)`), its
+/// // request, and the client stubs, positional or with the fields named:
+/// async fn book(client: &RequestClient, event: Loaded<Event>) -> Result<(), SendError> {
+///     let booked = BookEventTicket::send_request(client, BookEventTicketRequest { event }).await?;
+///     println!("ticket {}", booked.ticket.id());
+///     Ok(())
+/// }
+/// assert_eq!(BookEventTicket::URL, "/api/book-event-ticket");
 /// ```
 ///
 /// # The handler
 ///
 /// An `async fn`, not generic, whose first parameter is the request context
-/// (`ctx: RequestContext`: who sent the request, the worker's node). The parameters after it
-/// are the request's fields — each of a type a [`CoMap`](derive@CoMap) field can have, the
-/// key being the parameter's name or `#[co(rename = "…")]` on the parameter. It returns
+/// (`ctx: RequestContext`: who sent the request, the worker's node). Every parameter after
+/// it is a field of the request — each of a type a [`CoMap`](derive@CoMap) field can have,
+/// the key being the parameter's name or `#[co(rename = "…")]` on the parameter: a
+/// CoValue by reference (`Loaded<T>`, loaded before the handler runs, or `Ref<T>`), a plain
+/// value (`choice: u32`, `note: Option<String>`), or JSON (`Json<T>`). It returns
 /// `Result<Response, JazzRequestError>` (or an alias of it), `Response` a
 /// [`CoMap`](derive@CoMap) struct. The handler is kept as written: it can still be called
 /// directly, e.g. in tests.
@@ -145,13 +227,17 @@ pub fn derive_coenum(input: TokenStream) -> TokenStream {
 /// # Keys
 ///
 /// - `url` (required): where the worker serves the route.
+/// - `name = "CastVote"`: the route type's name, instead of the handler's in PascalCase
+///   (its request is then `CastVoteRequest`).
 /// - `worker`: `env("VAR")` (the worker's account id, read from `VAR` at run time) or an
 ///   account id `"co_z…"`; without it the client's default worker is used.
 /// - `resolve`: what the handler gets loaded, as in jazz-tools: `{ param: true }`,
-///   `{ param: { field: { … } } }`, `$each` for every item of a list. The top-level keys are
-///   parameters; deeper keys are checked at compile time against the schemas (a missing
-///   field, or a field that is not a reference, is an error at the key). `Loaded<T>`
-///   parameters are loaded even when `resolve` does not name them.
+///   `{ param: { field: { … } } }`, `$each` for every item of a `CoList` field. The
+///   top-level keys are parameters; deeper keys are checked at compile time against the
+///   schemas (a missing field, a field that is not a reference, or `$each` on one that is
+///   not a list is an error at the key) — they are the schemas' typed resolve builders (see
+///   [`CoMap`](derive@CoMap) for the two side by side). `Loaded<T>` parameters are loaded
+///   even when `resolve` does not name them.
 /// - `response_resolve`: what the client gets loaded of the response, same grammar.
 /// - `serialize = param`: handlers of this route run one at a time per CoValue `param`
 ///   refers to, so a check-then-write (is the event full?) cannot oversell. `param` must
@@ -175,28 +261,33 @@ pub fn derive_coenum(input: TokenStream) -> TokenStream {
 ///
 /// Next to the unchanged handler, for `book_event_ticket`:
 ///
-/// - `pub struct BookEventTicket;` (the handler's name in PascalCase, its visibility), which
-///   implements the runtime's `Route` trait: URL, worker, request and response schemas, both
-///   resolve queries, and `handle`, which calls the handler. Register it on a worker with
-///   `worker.register(BookEventTicket)`;
-/// - `BookEventTicket::send(&client, event).await`: the typed client stub. It signs, POSTs,
-///   verifies the answer and returns `Loaded<TicketBooked>`, or a `SendError` whose request
-///   variant carries the handler's `JazzRequestError`;
-/// - a hidden request schema with one field per parameter.
+/// - `pub struct BookEventTicket;` (the handler's name in PascalCase, or `name`; the
+///   handler's visibility), which implements the runtime's `Route` trait: URL, worker,
+///   request and response schemas, both resolve queries, and `handle`, which calls the
+///   handler. Register it on a worker with `worker.register(BookEventTicket)`;
+/// - `pub struct BookEventTicketRequest { pub event: Loaded<Event> }`: the request, one
+///   public field per parameter (a [`CoMap`](derive@CoMap) schema; a request that does not
+///   fit it is answered 400, naming the route's URL and the field);
+/// - the typed client stubs, which sign, POST, verify the answer and return
+///   `Loaded<TicketBooked>`, or a `SendError` whose request variant carries the handler's
+///   `JazzRequestError`: `BookEventTicket::send(&client, event)` takes the parameters in
+///   order, `BookEventTicket::send_request(&client, BookEventTicketRequest { event })` by
+///   name — two parameters of one type cannot be swapped unnoticed there.
 ///
-/// The route type takes the handler's name in PascalCase, so a handler `festival` next to a
-/// schema `Festival` is a name clash: name the handler after what it does
-/// (`open_festival` gives `OpenFestival`).
+/// The route type is a new item named after the handler: a handler `vote` next to a schema
+/// `Vote` would clash, and is one compile error at the handler's name. Name the handler
+/// after what it does (`cast_vote` makes `CastVote`), or the route (`name = "CastVote"`).
 ///
 /// # Errors
 ///
-/// Mistakes are compile errors at the token that is wrong: an unknown key (listing the
-/// allowed ones), a repeated key, a missing `url`, a resolve key that is no parameter or no
-/// field, a resolve that loads inside a plain value, a `serialize` naming no parameter or
-/// one that holds no CoValue reference, a handler that is not `async`, a missing or
-/// mistyped context, a parameter type that cannot be a CoMap field, a return type that is
-/// not `Result<CoMap, JazzRequestError>`. The handler itself is still emitted, so its
-/// callers do not fail too.
+/// Mistakes are compile errors at the token that is wrong, one each, saying what to write
+/// instead: an unknown key (listing the allowed ones), a repeated key, a missing `url`, a
+/// resolve key that is no parameter or no field, a resolve that loads inside a plain value,
+/// a `serialize` naming no parameter or one that holds no CoValue reference, a handler that
+/// is not `async`, a missing, mistyped or misplaced context, a parameter type that cannot be
+/// a CoMap field (a CoMap by value: `Loaded<T>`; a `Vec`: `CoList<T>` or `Json<Vec<T>>`; a
+/// map: `Json<…>`), a return type that is not `Result<CoMap, JazzRequestError>`, a route
+/// name that is taken. The handler itself is still emitted, so its callers do not fail too.
 ///
 /// Set `JAZZ_REQ_MACROS_DEBUG=1` (or `=jazz_request`) while building to print expansions.
 #[proc_macro_attribute]

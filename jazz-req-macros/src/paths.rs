@@ -29,8 +29,8 @@ pub(crate) enum Runtime {
     JazzRequestError,
     SendError,
     Loaded,
-    /// `fn descend<R: ResolveBuilder>(r: R) -> R`, the check of every resolve step.
-    Descend,
+    /// The trait of resolve builders with items (`$each`).
+    EachItems,
     /// `fn enum_read_field<E: CoEnum>(value, site)`.
     EnumReadField,
     /// `fn enum_write_field<E: CoEnum>(value: E)`.
@@ -64,7 +64,7 @@ impl Runtime {
             Self::JazzRequestError => "JazzRequestError",
             Self::SendError => "SendError",
             Self::Loaded => "Loaded",
-            Self::Descend => "descend",
+            Self::EachItems => "EachItems",
             Self::EnumReadField => "enum_read_field",
             Self::EnumWriteField => "enum_write_field",
             Self::SameOwnerField => "SameOwnerField",
@@ -97,8 +97,8 @@ mod tests {
             ":: jazz_req :: __private :: CoMapSchema"
         );
         assert_eq!(
-            Runtime::Descend.path().to_string(),
-            ":: jazz_req :: __private :: descend"
+            Runtime::EachItems.path().to_string(),
+            ":: jazz_req :: __private :: EachItems"
         );
     }
 }

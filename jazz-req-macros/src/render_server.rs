@@ -8,7 +8,8 @@
 //! types reaches them through generic helpers, so one mistake gives one error.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::paths::Runtime;
@@ -35,7 +36,7 @@ impl RequestModel {
         } = self;
         let request_ident = &request.ident;
         let url_text = url.value();
-        let route_doc = format!("Route of [`{handler}`]: `POST {url_text}`.");
+        let route_doc = format!("Route of [`{handler}`](super::{handler}): `POST {url_text}`.");
         let worker_doc = match &self.worker {
             WorkerModel::Client => "Sent to the client's default worker.".to_owned(),
             WorkerModel::Id(id) => format!("Sent to the worker account `{}`.", id.value()),
@@ -44,7 +45,51 @@ impl RequestModel {
                 var.value()
             ),
         };
-        let request_doc = format!("The request of [`{route}`]: the parameters of `{handler}`.");
+        // The unit struct is defined in a module of its own, brought in by a glob import,
+        // and the generated code names it by its path in that module. When another item of
+        // the module already has its name (a handler `vote` next to a schema `Vote`), that
+        // item shadows the import instead of clashing with it, nothing generated lands on it,
+        // and the one check below reports the clash at the handler's name.
+        let module = self.route_module();
+        let route_path = self.route_path();
+        let inner_vis = one_module_down(vis);
+        let clash_message = format!(
+            "`{route}` already names another item here, so it cannot be the route type of the handler `{handler}`"
+        );
+        let clash_note = format!(
+            "name the handler after what it does (`cast_{handler}` makes `Cast{route}`), or name the route: `#[jazz_request(name = \"{route}Route\", …)]`"
+        );
+        let route_type = quote_spanned! {route.span()=>
+            #[doc(hidden)]
+            #[allow(non_snake_case)]
+            mod #module {
+                #[doc = #route_doc]
+                #[doc = ""]
+                #[doc = #worker_doc]
+                #[derive(Clone, Copy, Debug, Default)]
+                #inner_vis struct #route;
+            }
+            #[doc(inline)]
+            #[allow(unused_imports)]
+            #vis use #module::*;
+            const _: () = {
+                #[diagnostic::on_unimplemented(
+                    message = #clash_message,
+                    label = "this handler's route type is shadowed",
+                    note = #clash_note
+                )]
+                trait RouteTypeOfThisHandler {
+                    const CHECKED: () = ();
+                }
+                #[diagnostic::do_not_recommend]
+                impl RouteTypeOfThisHandler for #route_path {}
+                <#route as RouteTypeOfThisHandler>::CHECKED
+            };
+        };
+        let request_doc = format!(
+            "The request of [`{route}`]: the request parameters of [`{handler}`], one field \
+             each. Send it by name with `{route}::send_request(&client, {request_ident} {{ … }})`."
+        );
         let field_docs: Vec<String> = self
             .request
             .fields
@@ -64,10 +109,7 @@ impl RequestModel {
         let serialize_key = Runtime::SerializeKey.path();
         let serialize_check = self.serialize_ty.as_ref().map(|ty| {
             quote_spanned! {ty.span()=>
-                const _: fn() = || {
-                    fn __jazz_serialize_key<T: ?::core::marker::Sized + #serialize_key>() {}
-                    __jazz_serialize_key::<#ty>();
-                };
+                const _: () = <#ty as #serialize_key>::CHECKED;
             }
         });
         let serialize = match &self.serialize {
@@ -108,11 +150,7 @@ impl RequestModel {
         let call = quote_spanned!(handler.span()=> #handler(ctx, #(#params),*).await);
 
         quote! {
-            #[doc = #route_doc]
-            #[doc = ""]
-            #[doc = #worker_doc]
-            #[derive(Clone, Copy, Debug, Default)]
-            #vis struct #route;
+            #route_type
 
             #request_struct
             #request_schema
@@ -122,7 +160,7 @@ impl RequestModel {
                 #serialize_check
 
                 #[automatically_derived]
-                impl #route_trait for #route {
+                impl #route_trait for #route_path {
                     type Request = #request_ident;
                     type Response = #response;
                     const URL: &'static str = #url;
@@ -266,6 +304,50 @@ impl RequestModel {
     }
 }
 
+impl RequestModel {
+    /// The module holding the route type (`__jazz_route_<handler>`).
+    fn route_module(&self) -> syn::Ident {
+        format_ident!(
+            "__jazz_route_{}",
+            self.handler.unraw(),
+            span = self.route.span()
+        )
+    }
+
+    /// The route type by its path (`__jazz_route_<handler>::<Route>`), which is what
+    /// generated impls name: its bare name may be shadowed by another item. Relative, not
+    /// `self::…`: in a function body the module is an item of the block, not of the
+    /// enclosing module.
+    pub(crate) fn route_path(&self) -> TokenStream {
+        let module = self.route_module();
+        let route = &self.route;
+        quote!(#module::#route)
+    }
+}
+
+/// `vis` as written one module further down: what a child module gives an item so that it
+/// is exactly as visible as `vis` at the parent (`pub(super)` for a private item).
+fn one_module_down(vis: &syn::Visibility) -> TokenStream {
+    match vis {
+        syn::Visibility::Public(_) => quote!(#vis),
+        syn::Visibility::Inherited => quote!(pub(super)),
+        syn::Visibility::Restricted(restricted) => {
+            let path = &restricted.path;
+            let first = path.segments.first().map(|s| s.ident.to_string());
+            match first.as_deref() {
+                Some("self") if path.segments.len() == 1 => quote!(pub(super)),
+                Some("self") => {
+                    let rest = path.segments.iter().skip(1);
+                    quote!(pub(in super #(::#rest)*))
+                }
+                Some("super") => quote!(pub(in super::#path)),
+                // `crate`, `crate::a`, an absolute path: the same anywhere.
+                _ => quote!(#vis),
+            }
+        }
+    }
+}
+
 /// The body of `request_resolve`/`response_resolve`: `Value` for `true`, else the builder
 /// calls on `start`.
 fn resolve_body(
@@ -279,10 +361,31 @@ fn resolve_body(
         // not a schema is then reported once, at the `Route` impl.
         return quote!(#query::Value);
     }
-    let calls = tree.render_calls();
+    let built = tree.render_on(start);
     quote! {
         #[allow(unused_imports)]
         use #builder_trait as _;
-        #start #calls .into_query()
+        #built.into_query()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_module_down;
+    use syn::parse_quote;
+
+    #[test]
+    fn visibility_one_module_down() {
+        let cases: [(syn::Visibility, &str); 6] = [
+            (parse_quote!(pub), "pub"),
+            (syn::Visibility::Inherited, "pub (super)"),
+            (parse_quote!(pub(crate)), "pub (crate)"),
+            (parse_quote!(pub(self)), "pub (super)"),
+            (parse_quote!(pub(super)), "pub (in super :: super)"),
+            (parse_quote!(pub(in crate::a)), "pub (in crate :: a)"),
+        ];
+        for (vis, expected) in cases {
+            assert_eq!(one_module_down(&vis).to_string(), expected);
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! spans of the user's tokens. Built from the attribute's keys and the handler's signature;
 //! every independent rule reports into one [`Errors`], so a user sees all mistakes at once.
 
-use proc_macro2::{Span, TokenStream};
-use quote::format_ident;
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
@@ -12,7 +12,7 @@ use syn::{
 };
 
 use crate::attr::{self, MEMBER_KEYS, REQUEST_KEYS};
-use crate::comap_model::{CoMapField, CoMapModel};
+use crate::comap_model::{self, CoMapField, CoMapModel};
 use crate::ctxt::Errors;
 use crate::resolve::{ResolveEntry, ResolveKey, ResolveTree};
 use crate::writes::WritePath;
@@ -25,7 +25,7 @@ pub(crate) struct RequestModel {
     pub(crate) handler: Ident,
     /// The handler's visibility, given to the route type, its request and `send`.
     pub(crate) vis: Visibility,
-    /// The route type (the handler's name in PascalCase).
+    /// The route type (`name = "…"`, else the handler's name in PascalCase).
     pub(crate) route: Ident,
     /// `url = "…"`.
     pub(crate) url: LitStr,
@@ -41,7 +41,7 @@ pub(crate) struct RequestModel {
     pub(crate) writes: Vec<WritePath>,
     /// The request parameters (the handler's parameters after the context).
     pub(crate) params: Vec<Param>,
-    /// The request schema built from the parameters (`__<Route>Request`).
+    /// The request schema built from the parameters (`<Route>Request`).
     pub(crate) request: CoMapModel,
     /// `resolve = {…}`, with the `Loaded` parameters it does not name added as `true`.
     pub(crate) request_resolve: ResolveTree,
@@ -103,8 +103,18 @@ impl RequestModel {
         let mut errors = Errors::default();
         let attr_span = Span::call_site();
         let args = attr::parse_args(args)?;
-        let [url, worker, resolve, response_resolve, serialize, writes] =
-            attr::retain(args, REQUEST_KEYS, CONTEXT, &mut errors);
+        let [
+            url,
+            name,
+            worker,
+            resolve,
+            response_resolve,
+            serialize,
+            writes,
+        ] = attr::retain(args, REQUEST_KEYS, CONTEXT, &mut errors);
+        let route = route_ident(name.as_ref(), &func.sig.ident, &mut errors);
+        let request_ident = format_ident!("{}Request", route);
+        check_generated_names(func, &route, &request_ident, name.is_some(), &mut errors);
 
         let url =
             errors.ok(
@@ -126,7 +136,7 @@ impl RequestModel {
                 if let ResolveKey::Each(span) = entry.key {
                     errors.at(
                         span,
-                        "`$each` goes inside a list field; the top level of a resolve query names fields",
+                        "`$each` applies to a CoList field (`{ list: { $each: true } }`), not to the top level of a resolve query",
                     );
                 }
             }
@@ -134,7 +144,8 @@ impl RequestModel {
         });
 
         check_signature(func, &mut errors);
-        let (params, fields, json_spans) = request_params(func, param_attrs, &mut errors);
+        let (params, fields, json_spans) =
+            request_params(func, param_attrs, &request_ident, &mut errors);
         let output = errors.ok(output(func));
 
         // The top level of `resolve` names request parameters: check it here, listing them.
@@ -209,15 +220,21 @@ impl RequestModel {
             }
         }
 
-        let route = Ident::new(&route_name(&func.sig.ident), func.sig.ident.span());
+        // What errors reading a request call its schema: the 400 a client gets for a request
+        // that does not fit names the route it sent to, not a Rust type.
+        let schema_name = format!(
+            "request to {}",
+            url.as_ref()
+                .map_or_else(|| route.to_string(), LitStr::value)
+        );
         let request = CoMapModel::new(
-            format_ident!("__{}Request", route),
+            request_ident,
             func.vis.clone(),
             fields,
             &json_spans,
             &mut errors,
         )
-        .into_hidden();
+        .into_route_request(schema_name);
         errors.finish()?;
         let (Some(url), Some(worker), Some(output)) = (url, worker, output) else {
             // Unreachable: each `None` above recorded an error, and `finish` returned it.
@@ -350,11 +367,34 @@ fn check_signature(func: &ItemFn, errors: &mut Errors) {
 fn request_params(
     func: &ItemFn,
     param_attrs: &[Vec<Attribute>],
+    request_name: &Ident,
     errors: &mut Errors,
 ) -> (Vec<Param>, Vec<CoMapField>, Vec<Span>) {
     let sig = &func.sig;
-    let mut inputs = sig.inputs.iter().zip(param_attrs);
-    match inputs.next() {
+    let inputs: Vec<(&FnArg, &Vec<Attribute>)> = sig.inputs.iter().zip(param_attrs).collect();
+    // The context is the first parameter. Written elsewhere, it is one mistake, reported at
+    // it, and the parameters before it are still request parameters.
+    let context_at = inputs.iter().position(
+        |(input, _)| matches!(input, FnArg::Typed(typed) if last_segment_is(&typed.ty, "RequestContext")),
+    );
+    if let Some(at) = context_at.filter(|at| *at > 0)
+        && let (FnArg::Typed(context), _) = inputs[at]
+    {
+        let name = match &*context.pat {
+            Pat::Ident(p) => p.ident.to_string(),
+            _ => "ctx".to_owned(),
+        };
+        errors.at(
+            context.span(),
+            format!(
+                "the request context goes first: write `{name}: RequestContext` as the first parameter of `{}`, before the request parameters",
+                sig.ident
+            ),
+        );
+    }
+    let context_at = context_at.unwrap_or(0);
+    match inputs.first().copied() {
+        _ if context_at > 0 => {}
         None => errors.at(
             sig.paren_token.span.join(),
             format!(
@@ -388,9 +428,13 @@ fn request_params(
         }
     }
 
-    let request_name = format_ident!("__{}Request", route_name(&sig.ident));
     let (mut params, mut fields, mut json_spans) = (Vec::new(), Vec::new(), Vec::new());
-    for (input, attrs) in inputs {
+    let request_inputs = inputs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != context_at)
+        .map(|(_, input)| *input);
+    for (input, attrs) in request_inputs {
         let typed = match input {
             FnArg::Typed(typed) => typed,
             FnArg::Receiver(receiver) => {
@@ -421,6 +465,10 @@ fn request_params(
             }
             _ => {}
         }
+        if let Some(error) = comap_model::misfit_type(&typed.ty, "a request parameter") {
+            errors.push(error);
+            continue;
+        }
         let [rename] = attr::co_slots(attrs, MEMBER_KEYS, "#[co(...)] on a parameter", errors);
         let rename = rename.and_then(|arg| errors.ok(attr::lit_str(&arg)));
         json_spans.push(rename.as_ref().map_or(ident.span(), LitStr::span));
@@ -429,7 +477,7 @@ fn request_params(
             (*typed.ty).clone(),
             rename,
             None,
-            &request_name,
+            request_name,
         ));
         params.push(Param {
             ident,
@@ -498,6 +546,79 @@ fn last_segment_is(ty: &Type, name: &str) -> bool {
     matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
 }
 
+/// The route type: `name = "…"` (spanned on the literal), else the handler's name in
+/// PascalCase (spanned on the handler's name), so a clash with another item points at the
+/// token the name came from.
+fn route_ident(name: Option<&attr::Arg>, handler: &Ident, errors: &mut Errors) -> Ident {
+    let default = || Ident::new(&route_name(handler), handler.span());
+    let Some(arg) = name else {
+        return default();
+    };
+    let Some(lit) = errors.ok(attr::lit_str(arg)) else {
+        return default();
+    };
+    match syn::parse_str::<Ident>(&lit.value()) {
+        Ok(ident) => Ident::new(&ident.to_string(), lit.span()),
+        Err(_) => {
+            errors.at(
+                lit.span(),
+                "`name` is the route type's name, a Rust identifier such as \"CastVote\"",
+            );
+            default()
+        }
+    }
+}
+
+/// The route type and its request struct are new items next to the handler: a type of the
+/// same name that the handler itself uses (the handler `vote` returning a `Vote`) would
+/// clash with them in a cascade of unrelated errors, so it is one error here, at the name.
+fn check_generated_names(
+    func: &ItemFn,
+    route: &Ident,
+    request: &Ident,
+    named: bool,
+    errors: &mut Errors,
+) {
+    let mut used = Vec::new();
+    for input in &func.sig.inputs {
+        if let FnArg::Typed(typed) = input {
+            idents_in(typed.ty.to_token_stream(), &mut used);
+        }
+    }
+    if let ReturnType::Type(_, ty) = &func.sig.output {
+        idents_in(ty.to_token_stream(), &mut used);
+    }
+    let Some(clash) = [route, request]
+        .into_iter()
+        .find(|g| used.iter().any(|u| u == *g))
+    else {
+        return;
+    };
+    let message = if named {
+        format!(
+            "`name = \"{route}\"` makes the types `{route}` and `{request}`, but `{clash}` is already a type `{}` uses: choose another name",
+            func.sig.ident
+        )
+    } else {
+        format!(
+            "the handler `{handler}` makes the route type `{route}` (and its request `{request}`), but `{clash}` is already a type `{handler}` uses: name the handler after what it does (`cast_{handler}` makes `Cast{route}`), or name the route: `#[jazz_request(name = \"{route}Route\", …)]`",
+            handler = func.sig.ident
+        )
+    };
+    errors.at(route.span(), message);
+}
+
+/// Every identifier in `tokens`, at any depth.
+fn idents_in(tokens: TokenStream, out: &mut Vec<Ident>) {
+    for token in tokens {
+        match token {
+            TokenTree::Ident(ident) => out.push(ident),
+            TokenTree::Group(group) => idents_in(group.stream(), out),
+            TokenTree::Punct(_) | TokenTree::Literal(_) => {}
+        }
+    }
+}
+
 /// The route type's name: the handler's in PascalCase (`Route` for a handler named `_`s).
 fn route_name(handler: &Ident) -> String {
     let name = pascal_case(&handler.unraw().to_string());
@@ -554,7 +675,8 @@ mod tests {
             },
         )?;
         assert_eq!(m.route, "BookEventTicket");
-        assert_eq!(m.request.ident, "__BookEventTicketRequest");
+        assert_eq!(m.request.ident, "BookEventTicketRequest");
+        assert_eq!(m.request.schema_name, "request to /api/book-event-ticket");
         assert_eq!(m.serialize.as_deref(), Some("theEvent"));
         assert!(matches!(&m.worker, WorkerModel::Env(v) if v.value() == "JAZZ_WORKER_ACCOUNT"));
         assert_eq!(m.params.len(), 2);
@@ -602,10 +724,10 @@ mod tests {
                 ),
             ),
             [
-                "unknown key `urll` in #[jazz_request(...)]; allowed keys: `url`, `worker`, `resolve`, `response_resolve`, `serialize`, `writes`",
+                "unknown key `urll` in #[jazz_request(...)]; allowed keys: `url`, `name`, `worker`, `resolve`, `response_resolve`, `serialize`, `writes`",
                 "missing required key `url` in #[jazz_request(...)], e.g. `url = \"/api/my-route\"`",
                 "a worker account id starts with \"co_z\"",
-                "`$each` goes inside a list field; the top level of a resolve query names fields",
+                "`$each` applies to a CoList field (`{ list: { $each: true } }`), not to the top level of a resolve query",
                 "`evnt` is not a parameter of `f`; its request parameters are: `event`",
                 "`serialize` names `nope`, which is not a parameter of `f`; its request parameters are: `event`",
             ]
@@ -660,6 +782,113 @@ mod tests {
             ),
             [
                 "a #[jazz_request] handler returns `Result<Response, JazzRequestError>`, Response a #[derive(CoMap)] struct (or an alias of it named `…Result`)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_misplaced_context_is_one_error_at_it() {
+        assert_eq!(
+            errors(
+                quote!(url = "/x"),
+                parse_quote!(
+                    async fn book(
+                        event: Loaded<E>,
+                        ctx: RequestContext,
+                    ) -> Result<R, JazzRequestError> {
+                        todo!()
+                    }
+                ),
+            ),
+            [
+                "the request context goes first: write `ctx: RequestContext` as the first parameter of `book`, before the request parameters"
+            ]
+        );
+    }
+
+    #[test]
+    fn vec_and_map_parameters_say_what_to_write_instead() {
+        assert_eq!(
+            errors(
+                quote!(url = "/x"),
+                parse_quote!(
+                    async fn f(
+                        ctx: RequestContext,
+                        a: Vec<u8>,
+                        b: HashMap<String, u32>,
+                    ) -> Result<R, JazzRequestError> {
+                        todo!()
+                    }
+                ),
+            ),
+            [
+                "`Vec<u8>` cannot be a request parameter: write `CoList<u8>` (a Jazz list, jazz-tools' `co.list`) or `Json<Vec<u8>>` (one JSON value, `z.json()`)",
+                "`HashMap<String, u32>` cannot be a request parameter: write `Json<HashMap<String, u32>>` (one JSON value, `z.json()`), or a #[derive(CoMap)] struct held as `Ref<T>` when the keys are known",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_route_can_be_named() -> Result<(), Vec<String>> {
+        let m = model(
+            quote!(url = "/api/vote", name = "CastVote"),
+            parse_quote!(
+                async fn vote(
+                    ctx: RequestContext,
+                    poll: Loaded<Poll>,
+                ) -> Result<Vote, JazzRequestError> {
+                    todo!()
+                }
+            ),
+        )?;
+        assert_eq!(m.route, "CastVote");
+        assert_eq!(m.request.ident, "CastVoteRequest");
+        assert_eq!(
+            errors(
+                quote!(url = "/x", name = "cast vote"),
+                parse_quote!(
+                    async fn f(ctx: RequestContext) -> Result<R, JazzRequestError> {
+                        todo!()
+                    }
+                ),
+            ),
+            ["`name` is the route type's name, a Rust identifier such as \"CastVote\""]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_route_named_like_a_type_the_handler_uses_is_one_error() {
+        assert_eq!(
+            errors(
+                quote!(url = "/api/vote"),
+                parse_quote!(
+                    async fn vote(
+                        ctx: RequestContext,
+                        poll: Loaded<Poll>,
+                    ) -> Result<Vote, JazzRequestError> {
+                        todo!()
+                    }
+                ),
+            ),
+            [
+                "the handler `vote` makes the route type `Vote` (and its request `VoteRequest`), but `Vote` is already a type `vote` uses: name the handler after what it does (`cast_vote` makes `CastVote`), or name the route: `#[jazz_request(name = \"VoteRoute\", …)]`"
+            ]
+        );
+        assert_eq!(
+            errors(
+                quote!(url = "/api/vote", name = "Poll"),
+                parse_quote!(
+                    async fn vote(
+                        ctx: RequestContext,
+                        poll: Loaded<Poll>,
+                    ) -> Result<Vote, JazzRequestError> {
+                        todo!()
+                    }
+                ),
+            ),
+            [
+                "`name = \"Poll\"` makes the types `Poll` and `PollRequest`, but `Poll` is already a type `vote` uses: choose another name"
             ]
         );
     }

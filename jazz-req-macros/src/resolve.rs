@@ -2,16 +2,17 @@
 //! parsed into a tree and rendered as calls on the typed resolve builders the derives
 //! generate, so the type checker validates every step:
 //!
-//! - `x: true` becomes `.x(|r| descend(r))`;
-//! - `x: { y: … }` becomes `.x(|r| descend(r).y(…))`;
-//! - `$each: …` becomes `.each(…)` (a `CoList`'s items).
+//! - `x: true` becomes `.x(|r| ResolveBuilder::checked(r))`;
+//! - `x: { y: … }` becomes `.x(|r| ResolveBuilder::checked(r).y(…))`;
+//! - `x: { $each: … }` becomes `.x(|r| EachItems::each(r, …))` (a `CoList`'s items).
 //!
 //! Every generated token carries the span of the user's key, so a field that does not exist
-//! (no such builder method) or that is not a reference (`descend` needs a `ResolveBuilder`)
-//! is reported at the key the user wrote.
+//! (no such builder method), that is not a reference (no `ResolveBuilder`), or `$each` where
+//! there is no list (no `EachItems`) is one error at the key the user wrote. The checks are
+//! trait paths, not bounds of a helper function, so no note points into the library.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote_spanned;
+use quote::{ToTokens, quote_spanned};
 use syn::parse::{ParseStream, Parser};
 use syn::{Ident, LitBool, Token, braced, token};
 
@@ -78,10 +79,31 @@ impl ResolveTree {
         (|input: ParseStream<'_>| parse_tree(input, errors)).parse2(tokens)
     }
 
-    /// The builder calls this tree stands for (`.a(|r| descend(r).b(…))…`), to append to
-    /// a builder expression.
-    pub(crate) fn render_calls(&self) -> TokenStream {
-        self.entries.iter().map(ResolveEntry::render_call).collect()
+    /// The builder expression `receiver` with this tree's entries applied
+    /// (`receiver.a(|r| …).b(|r| …)`, `$each` as `EachItems::each(receiver, |r| …)`).
+    pub(crate) fn render_on(&self, receiver: TokenStream) -> TokenStream {
+        self.entries
+            .iter()
+            .fold(receiver, |built, entry| entry.render_on(built))
+    }
+
+    /// The body of the closure over `r`, the builder of the key at `span`: the nested
+    /// entries applied to `ResolveBuilder::checked(r)` (the key must be a reference) — or
+    /// to `r` itself when there is a `$each`, whose `EachItems` check says more (a list),
+    /// so one mistake stays one error.
+    fn render_body(&self, span: Span) -> TokenStream {
+        match self.entries.iter().find_map(|e| match e.key {
+            ResolveKey::Each(each) => Some(each),
+            ResolveKey::Field(_) => None,
+        }) {
+            // The same variable, spanned on `$each`: its error points there.
+            Some(each) => self.render_on(Ident::new(RESOLVE_VAR, each).into_token_stream()),
+            None => {
+                let builder = Runtime::ResolveBuilder.path_at(span);
+                let r = Ident::new(RESOLVE_VAR, span);
+                self.render_on(quote_spanned!(span=> #builder::checked(#r)))
+            }
+        }
     }
 
     /// The top-level field entry named `name`, if any.
@@ -92,17 +114,22 @@ impl ResolveTree {
     }
 }
 
+/// The closure variable of every resolve step.
+const RESOLVE_VAR: &str = "__jazz_resolve";
+
 impl ResolveEntry {
-    fn render_call(&self) -> TokenStream {
+    /// `receiver` with this entry applied.
+    fn render_on(&self, receiver: TokenStream) -> TokenStream {
         let span = self.key.span();
-        let method = match &self.key {
-            ResolveKey::Field(ident) => ident.clone(),
-            ResolveKey::Each(span) => Ident::new("each", *span),
-        };
-        let descend = Runtime::Descend.path_at(span);
-        let r = Ident::new("__jazz_resolve", span);
-        let nested = self.nested.render_calls();
-        quote_spanned!(span=> .#method(|#r| #descend(#r) #nested))
+        let r = Ident::new(RESOLVE_VAR, span);
+        let body = self.nested.render_body(span);
+        match &self.key {
+            ResolveKey::Field(field) => quote_spanned!(span=> #receiver.#field(|#r| #body)),
+            ResolveKey::Each(_) => {
+                let each = Runtime::EachItems.path_at(span);
+                quote_spanned!(span=> #each::each(#receiver, |#r| #body))
+            }
+        }
     }
 }
 
@@ -185,18 +212,33 @@ mod tests {
     }
 
     #[test]
-    fn nested_tree_renders_descend_chains() -> syn::Result<()> {
+    fn nested_tree_renders_checked_chains() -> syn::Result<()> {
         let (tree, errors) =
             parse(quote!({ event: { reservations: { $each: true } }, owner: true, }));
         assert!(errors.is_empty());
-        let rendered = tree?.render_calls().to_string();
+        let rendered = tree?.render_on(quote!(start)).to_string();
         assert_eq!(
             rendered,
             quote!(
-                .event(|__jazz_resolve| ::jazz_req::__private::descend(__jazz_resolve)
-                    .reservations(|__jazz_resolve| ::jazz_req::__private::descend(__jazz_resolve)
-                        .each(|__jazz_resolve| ::jazz_req::__private::descend(__jazz_resolve))))
-                .owner(|__jazz_resolve| ::jazz_req::__private::descend(__jazz_resolve))
+                start
+                    .event(
+                        |__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(
+                            __jazz_resolve
+                        )
+                        .reservations(|__jazz_resolve| {
+                            ::jazz_req::__private::EachItems::each(
+                                __jazz_resolve,
+                                |__jazz_resolve| {
+                                    ::jazz_req::__private::ResolveBuilder::checked(__jazz_resolve)
+                                },
+                            )
+                        })
+                    )
+                    .owner(
+                        |__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(
+                            __jazz_resolve
+                        )
+                    )
             )
             .to_string()
         );

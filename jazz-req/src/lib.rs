@@ -4,6 +4,8 @@
 //! the bytes on the wire are exactly those of jazz-tools / cojson 0.20.19.
 //!
 //! ```no_run
+//! use jazz_req::cojson::ResolveQuery;
+//! use jazz_req::crypto::random::new_random_agent_secret;
 //! use jazz_req::prelude::*;
 //!
 //! /// A greeting (the response schema: a `co.map`).
@@ -12,25 +14,37 @@
 //!     pub text: String,
 //! }
 //!
-//! /// `POST /api/greet`: greets the sender by the name it sends.
+//! /// `POST /api/greet`: greets the sender by the name it sends. Every parameter after
+//! /// `ctx` is a field of the request.
 //! #[jazz_request(url = "/api/greet")]
 //! pub async fn greet(ctx: RequestContext, name: String) -> Result<Greeting, JazzRequestError> {
 //!     Ok(Greeting { text: format!("Hello {name}, you are {}", ctx.made_by()) })
 //! }
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! // JAZZ_WORKER_ACCOUNT / JAZZ_WORKER_SECRET, from `jazz-req account create --store …`.
-//! let worker = WorkerOptions::from_env()?.start().await?.register(Greet);
-//! let addr = spawn_server("127.0.0.1:8080".parse()?, worker.clone()).await?;
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // The worker: JAZZ_WORKER_ACCOUNT / JAZZ_WORKER_SECRET, from
+//!     // `jazz-req account create --store …`.
+//!     let worker = WorkerOptions::from_env()?.start().await?.register(Greet);
+//!     let addr = spawn_server("127.0.0.1:8080".parse()?, worker.clone()).await?;
 //!
-//! // A client (any Jazz account that has the worker's account loaded):
-//! # let node: LocalNode = todo!();
-//! let client = RequestClient::new(node)
-//!     .with_base_url(format!("http://{addr}"))
-//!     .with_worker(worker.account().clone());
-//! let greeting = Greet::send(&client, "Ada".to_owned()).await?;
-//! println!("{}", greeting.text);
-//! # Ok(()) }
+//!     // A client: any Jazz account, holding the worker's account (a request is made for
+//!     // it), here a fresh one given the worker's account as exported pieces.
+//!     let worker_account =
+//!         worker.with_node(|node| node.export_json(worker.account(), &ResolveQuery::Value))?;
+//!     let (node, _me) = LocalNode::create_account(new_random_agent_secret()?, "Ada")?;
+//!     let client = RequestClient::new(node)
+//!         .with_base_url(format!("http://{addr}"))
+//!         .with_worker(worker.account().clone());
+//!     client.import_pieces(&worker_account)?;
+//!
+//!     let greeting = Greet::send(&client, "Ada".to_owned()).await?;
+//!     println!("{}", greeting.text);
+//!     // The same request with its fields named:
+//!     let greeting = Greet::send_request(&client, GreetRequest { name: "Ada".into() }).await?;
+//!     println!("{}", greeting.text);
+//!     Ok(())
+//! }
 //! ```
 //!
 //! - [`prelude`]: the derives (`CoMap`, `CoEnum`), the attribute (`jazz_request`), the
@@ -83,10 +97,10 @@ pub mod __private {
         JazzRequestError, RequestClient, RequestContext, Route, SendError, WorkerRef,
     };
     pub use jazz_req_core::schema::{
-        Account, CoEnum, CoField, CoList, CoListResolve, CoMapSchema, FieldInfo, FieldSite, Group,
-        Json, LeafResolve, Loaded, MapReader, MapWriter, NotAReference, Ref, ResolveBuilder,
-        ResolveFields, SameOwnerField, SchemaError, SerializeKey, descend, enum_read_field,
-        enum_write_field,
+        Account, CoEnum, CoField, CoList, CoListResolve, CoMapSchema, EachItems, FieldInfo,
+        FieldSite, Group, Json, LeafResolve, Loaded, MapReader, MapWriter, NotAReference, Ref,
+        ResolveBuilder, ResolveFields, SameOwnerField, SchemaError, SerializeKey, descend,
+        enum_read_field, enum_write_field,
     };
     pub use jazz_req_macros::{CoEnum, CoMap};
     pub use serde_json::Value;

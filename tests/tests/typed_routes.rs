@@ -207,6 +207,19 @@ async fn typed_values_go_and_come_back_through_the_stub() {
         let echoed = Echo::send(&client, text.to_owned(), n, flag, note.clone())
             .await
             .unwrap();
+        // The same request with its fields named gets the same answer.
+        let named = Echo::send_request(
+            &client,
+            EchoRequest {
+                text: text.to_owned(),
+                n,
+                flag,
+                note: note.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(*named, *echoed);
         assert_eq!(
             *echoed,
             Echoed {
@@ -243,14 +256,18 @@ async fn a_request_that_does_not_fit_the_schema_never_reaches_the_handler() {
     let client = client(&worker);
     let url = format!("http://{}/api/echo", worker.addr);
     let before = ECHO_RUNS.load(Ordering::SeqCst);
+    // Each request with the field it gets wrong.
     let cases = [
-        json!({"text": "x", "n": "not a number", "flag": true}),
-        json!({"text": 3, "n": 1, "flag": true}),
-        json!({"n": 1, "flag": true}),
-        json!({"text": "x", "n": 1, "flag": "yes"}),
-        json!({"text": "x", "n": 1, "flag": true, "note": 5}),
+        (json!({"text": "x", "n": "not a number", "flag": true}), "n"),
+        (json!({"text": 3, "n": 1, "flag": true}), "text"),
+        (json!({"n": 1, "flag": true}), "text"),
+        (json!({"text": "x", "n": 1, "flag": "yes"}), "flag"),
+        (
+            json!({"text": "x", "n": 1, "flag": true, "note": 5}),
+            "note",
+        ),
     ];
-    for values in cases {
+    for (values, field) in cases {
         let body = client
             .request_body(worker.worker.account(), values.as_object().unwrap())
             .unwrap();
@@ -272,6 +289,16 @@ async fn a_request_that_does_not_fit_the_schema_never_reaches_the_handler() {
                 "{values}"
             );
             assert!(answer["details"]["covalue"].is_string(), "{answer}");
+            // The details name the field and the route the client sent to, in words the
+            // client knows: no name the macro made up for the request's Rust type.
+            assert_eq!(answer["details"]["field"], json!(field), "{answer}");
+            let reason = answer["details"]["reason"].as_str().unwrap();
+            assert!(reason.contains("(request to /api/echo)"), "{reason}");
+            assert!(reason.contains(&format!("`{field}`")), "{reason}");
+            assert!(
+                !reason.contains("__") && !reason.contains("EchoRequest"),
+                "{reason}"
+            );
         }
         let stored = worker
             .worker

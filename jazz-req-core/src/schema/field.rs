@@ -100,7 +100,8 @@ fn describe(value: &Value) -> String {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot live in a CoMap field",
     label = "not a CoMap field type",
-    note = "a field is a String, bool, integer, f64, Option<T>, serde_json::Value, Json<T> (any serde type), a #[derive(CoEnum)] enum, or a reference: Ref<T> / Loaded<T> (T a #[derive(CoMap)]), CoList<T>, Account, Group"
+    note = "a field is a String, bool, integer, f64, Option<T>, serde_json::Value, Json<T> (any serde type), a #[derive(CoEnum)] enum, or a reference: Ref<T> / Loaded<T> (T a #[derive(CoMap)]), CoList<T>, Account, Group",
+    note = "a #[derive(CoMap)] struct is held through a reference: if `{Self}` is one, write `Loaded<{Self}>` (loaded for you) or `Ref<{Self}>` (its id)"
 )]
 pub trait CoField: Sized + Send + Sync + 'static {
     /// What a resolve query may ask of this field: a builder for references,

@@ -184,6 +184,34 @@ impl<T: CoField> CoListResolve<T> {
     }
 }
 
+/// A resolve builder with items to load: `$each` in a resolve query (`{ list: { $each: … }
+/// }`) is `EachItems::each` in the code `#[jazz_request]` generates, so `$each` on a field
+/// that is no CoList is one error at `$each` saying where it applies.
+#[diagnostic::on_unimplemented(
+    message = "`$each` applies to a CoList field: it loads every item of the list",
+    label = "`$each` here is not inside a CoList field",
+    note = "write `{{ list: {{ $each: true }} }}` for a CoList field `list`; a CoMap's own fields are named one by one"
+)]
+pub trait EachItems {
+    /// The resolve builder of one item.
+    type Item;
+
+    /// Loads every item with what `nested` asks (`$each`).
+    #[must_use]
+    fn each(self, nested: impl FnOnce(Self::Item) -> Self::Item) -> Self;
+}
+
+// Kept out of rustc's "other types implement" lists: the message says what fits.
+#[diagnostic::do_not_recommend]
+impl<T: CoField> EachItems for CoListResolve<T> {
+    type Item = T::Resolve;
+
+    fn each(self, nested: impl FnOnce(T::Resolve) -> T::Resolve) -> Self {
+        CoListResolve::each(self, nested)
+    }
+}
+
+#[diagnostic::do_not_recommend]
 impl<T: CoField> ResolveBuilder for CoListResolve<T> {
     fn into_query(self) -> ResolveQuery {
         match self.each {

@@ -41,7 +41,19 @@ pub trait CoMapSchema: Sized + Send + Sync + 'static {
     /// Writes the schema's fields.
     fn write_map(&self, map: &mut MapWriter);
 
-    /// An empty resolve query over this schema (`true`), to name fields on.
+    /// An empty resolve query over this schema (`true`), to name fields on: what every
+    /// typed load takes (`client.load::<Event>(id, Event::resolve().reservations(|r| r))`).
+    ///
+    /// `#[derive(CoMap)]` makes the builder (`EventResolve` for `Event`) with one method per
+    /// field; each takes a closure saying what to load inside that field, so the builder
+    /// reads like the resolve queries of `#[jazz_request]`:
+    ///
+    /// - `{ reservations: true }` is `.reservations(|r| r)`;
+    /// - `{ reservations: { $each: true } }` is `.reservations(|r| r.each(|r| r))`;
+    /// - `{ reservations: { $each: { event: true } } }` is
+    ///   `.reservations(|r| r.each(|t| t.event(|e| e)))`.
+    ///
+    /// [`ResolveBuilder::into_query`] gives the untyped query.
     fn resolve() -> Self::Resolve {
         Self::Resolve::default()
     }

@@ -31,7 +31,7 @@ pub use error::{NotLoaded, SchemaError, invalid_request};
 pub use field::{
     CoEnum, CoField, FieldSite, Json, MAX_SAFE_INTEGER, enum_read_field, enum_write_field,
 };
-pub use list::{CoList, CoListResolve, EACH};
+pub use list::{CoList, CoListResolve, EACH, EachItems};
 pub(crate) use load::load_resolved_noting;
 pub use load::{LoadError, MAX_RESOLVE_LOADS, load_resolved, load_resolved_below};
 pub use map::{

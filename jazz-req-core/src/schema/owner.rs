@@ -93,11 +93,22 @@ pub struct ForeignReference {
     label = "not a reference to a CoMap or a CoList",
     note = "`same_owner` checks that the referenced CoValue is owned by the group owning this CoMap; it applies to Ref<T>, Loaded<T>, CoList<T> and Option<…> of these"
 )]
-pub trait SameOwnerField {}
+pub trait SameOwnerField {
+    /// What `#[derive(CoMap)]` names to check a `#[co(same_owner)]` field (`<T as
+    /// SameOwnerField>::CHECKED`): a path, not a bound, so a wrong type is one error at the
+    /// user's field with nothing pointing into the library.
+    #[doc(hidden)]
+    const CHECKED: () = ();
+}
 
+// Kept out of rustc's "other types implement" lists: the message says what fits.
+#[diagnostic::do_not_recommend]
 impl<T> SameOwnerField for Ref<T> {}
+#[diagnostic::do_not_recommend]
 impl<T> SameOwnerField for Loaded<T> {}
+#[diagnostic::do_not_recommend]
 impl<T> SameOwnerField for CoList<T> {}
+#[diagnostic::do_not_recommend]
 impl<T: SameOwnerField> SameOwnerField for Option<T> {}
 
 /// Checks that the CoValue `reference` (field `field` of the CoMap `holder`, read as

@@ -10,13 +10,22 @@ use crate::cojson::ResolveQuery;
 /// A finished resolve builder of a reference (a CoMap's generated builder, a list's, an
 /// account's or a group's).
 #[diagnostic::on_unimplemented(
-    message = "a resolve query names a field that is not a CoValue reference (`{Self}`)",
+    message = "a resolve query names a field that is not a CoValue reference",
     label = "not a reference: nothing to load here",
     note = "resolve queries can only name references: Ref<T>, Loaded<T>, CoList<T>, Account, Group"
 )]
 pub trait ResolveBuilder: Default {
     /// The query this builder stands for.
     fn into_query(self) -> ResolveQuery;
+
+    /// The builder itself: what generated resolve code calls on every step
+    /// (`ResolveBuilder::checked(r)`), so naming a plain field is one error at the user's
+    /// key, without a note pointing into the library.
+    #[doc(hidden)]
+    #[must_use]
+    fn checked(self) -> Self {
+        self
+    }
 }
 
 /// Checks that `resolve` belongs to a reference: generated resolve code passes every step
@@ -77,6 +86,8 @@ impl ResolveFields {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LeafResolve;
 
+// Kept out of rustc's "other types implement" lists: the message says what fits.
+#[diagnostic::do_not_recommend]
 impl ResolveBuilder for LeafResolve {
     fn into_query(self) -> ResolveQuery {
         ResolveQuery::Value

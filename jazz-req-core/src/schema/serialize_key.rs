@@ -14,10 +14,22 @@ use super::reference::{Account, Group, Loaded, Ref};
     label = "not a CoValue reference",
     note = "`serialize = param` runs the route's handlers one at a time per CoValue `param` refers to: the parameter must be a Loaded<T>, Ref<T>, CoList<T>, Account or Group; not a plain value (it names no CoValue to lock) and not an Option (an absent value would run unlocked)"
 )]
-pub trait SerializeKey {}
+pub trait SerializeKey {
+    /// What `#[jazz_request]` names to check a `serialize` parameter (`<T as
+    /// SerializeKey>::CHECKED`): a path, not a bound, so a wrong type is one error at the
+    /// user's parameter with nothing pointing into the library.
+    #[doc(hidden)]
+    const CHECKED: () = ();
+}
 
+// Kept out of rustc's "other types implement" lists: the message says what fits.
+#[diagnostic::do_not_recommend]
 impl<T> SerializeKey for Loaded<T> {}
+#[diagnostic::do_not_recommend]
 impl<T> SerializeKey for Ref<T> {}
+#[diagnostic::do_not_recommend]
 impl<T> SerializeKey for CoList<T> {}
+#[diagnostic::do_not_recommend]
 impl SerializeKey for Account {}
+#[diagnostic::do_not_recommend]
 impl SerializeKey for Group {}

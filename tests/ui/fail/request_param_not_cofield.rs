@@ -21,7 +21,7 @@ pub struct TicketBooked {
 }
 
 #[jazz_request(url = "/api/book")]
-pub async fn book(ctx: RequestContext, seats: Vec<u32>) -> Result<TicketBooked, JazzRequestError> {
+pub async fn book(ctx: RequestContext, seat: char) -> Result<TicketBooked, JazzRequestError> {
     todo!()
 }
 
