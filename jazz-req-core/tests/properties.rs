@@ -201,3 +201,24 @@ fn js_stringify_prints_what_json_stringify_prints() {
         assert_eq!(js_stringify(&value), expected, "{value}");
     }
 }
+
+proptest! {
+    /// An id's text is accepted exactly when `bs58` decodes it, and a fixed-length decode
+    /// gives `bs58`'s bytes exactly when they have that length.
+    #[test]
+    fn base58_checks_agree_with_bs58(text in "[0-9A-Za-z_+/ ]{1,40}", bytes in prop::collection::vec(any::<u8>(), 0..40)) {
+        let decoded = bs58::decode(&text).into_vec();
+        prop_assert_eq!(
+            crypto::encoding::check_base58("Test", &text).is_ok(),
+            decoded.is_ok()
+        );
+        let fixed = crypto::encoding::base58_decode_fixed::<19>("Test", &text);
+        match &decoded {
+            Ok(vec) if vec.len() == 19 => prop_assert_eq!(fixed.ok().map(|a| a.to_vec()), Some(vec.clone())),
+            _ => prop_assert!(fixed.is_err()),
+        }
+        let encoded = bs58::encode(&bytes).into_string();
+        let round = crypto::encoding::base58_decode_fixed::<19>("Test", &encoded);
+        prop_assert_eq!(round.ok().map(|a| a.to_vec()), (bytes.len() == 19).then(|| bytes.clone()));
+    }
+}

@@ -85,7 +85,7 @@ async fn what_a_handler_created_leaves_memory_and_comes_back_with_what_others_wr
         .await
         .unwrap();
     let client = RequestClient::new(Peer::fresh("Caller").unwrap().node)
-        .with_base_url(&format!("http://{addr}"))
+        .with_base_url(format!("http://{addr}"))
         .with_worker(worker_peer.account.clone());
     client
         .import_pieces(&jazz_req_tests::sync_worker::as_json(&worker_pieces))
@@ -149,6 +149,78 @@ async fn what_a_handler_created_leaves_memory_and_comes_back_with_what_others_wr
     assert_eq!(again.rust.as_deref(), Some("worker"));
 
     worker.shutdown().await.unwrap();
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// What a booking leaves in the memory of a worker that is a peer of a sync server: nothing
+/// that grows with the bookings but the reservations list itself. The CoValues the worker
+/// holds after a first round of bookings and after a second, longer one are the same count
+/// (the tickets, their groups, the envelopes and their groups left; the event, its
+/// reservations, the worker's and the recent senders' accounts stay).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookings_through_a_sync_server_leave_the_worker_holding_what_it_held() {
+    use jazz_req_examples::event_tickets::{BookEventTicket, Event};
+    use jazz_req_tests::sync_events::organise_event;
+    use jazz_req_tests::sync_worker::SyncedWorker;
+
+    const FIRST: usize = 20;
+    const SECOND: usize = 60;
+    let server = tokio::task::spawn_blocking(SyncServer::start)
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = server.url();
+    let (worker_peer, worker_pieces) = account_on_server(&url, "Flat worker").await.unwrap();
+    let capacity = u32::try_from(FIRST + SECOND + 1).unwrap();
+    let event = organise_event(&url, &worker_peer.account, &worker_pieces, "Flat", capacity)
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("jazz-req-flat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let running = SyncedWorker::start(&worker_peer, &url, &dir.join("worker.sqlite"))
+        .await
+        .unwrap();
+    let buyer = running
+        .client("Buyer", &event.client_pieces(&worker_pieces))
+        .unwrap();
+    let with_list = || Event::resolve().reservations(|r| r);
+    let book = |count: usize| {
+        let buyer = &buyer;
+        let event = &event;
+        async move {
+            for _ in 0..count {
+                let loaded = buyer.load::<Event>(&event.event, with_list()).unwrap();
+                BookEventTicket::send(buyer, loaded).await.unwrap();
+            }
+        }
+    };
+    let settled = |worker: &RequestWorker| {
+        let worker = worker.clone();
+        async move {
+            let mut last = worker.memory().unwrap().covalues;
+            for _ in 0..100 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let now = worker.memory().unwrap().covalues;
+                if now == last {
+                    break;
+                }
+                last = now;
+            }
+            last
+        }
+    };
+    book(FIRST).await;
+    let after_first = settled(&running.worker).await;
+    book(SECOND).await;
+    let after_second = settled(&running.worker).await;
+    assert_eq!(
+        after_second,
+        after_first,
+        "{} more CoValues held after {SECOND} more bookings",
+        after_second as i64 - after_first as i64
+    );
+    running.worker.shutdown().await.unwrap();
     drop(server);
     std::fs::remove_dir_all(&dir).ok();
 }
