@@ -155,9 +155,15 @@ impl RequestClient {
     }
 
     /// Sends a typed request on the route `R` (what the stub `#[jazz_request]` generates
-    /// calls): its worker and URL come from the route (or this client's defaults), the
-    /// request exports what the route's request resolve names, and the response comes back
-    /// loaded as the route's response resolve says.
+    /// calls): its worker and URL come from the route (or this client's defaults), and the
+    /// response comes back loaded as the route's response resolve says.
+    ///
+    /// The body carries what jazz-tools 0.20.19's `send` puts in it: the envelope alone
+    /// (`resolve: true`: with its group and the accounts in it), not the CoValues its
+    /// fields name. A worker (jazz-tools' or [`RequestWorker`](super::RequestWorker)) takes
+    /// only the envelope and what it directly depends on from a request, and finds what the
+    /// request names (loaded as the route's request resolve says) in its store or on its sync
+    /// server: anything more would be signed, sent and dropped.
     pub async fn send_route<R: Route>(
         &self,
         request: R::Request,
@@ -174,7 +180,7 @@ impl RequestClient {
         };
         let values = to_json_fields(&request);
         let response_resolve = R::response_resolve();
-        let body = self.body_for(&worker, &values, &R::request_resolve())?;
+        let body = self.request_body(&worker, &values)?;
         let response = self.post(&url, &worker, &body, &response_resolve).await?;
         let node = self.node()?;
         Ok(read_loaded(&node, &response.id, &response_resolve)?)
@@ -195,17 +201,6 @@ impl RequestClient {
         worker: &CoID,
         values: &Map<String, Value>,
     ) -> Result<SignedBody, SendError> {
-        self.body_for(worker, values, &ResolveQuery::Value)
-    }
-
-    /// The signed body of a request to `worker` carrying `values`, exporting what `resolve`
-    /// names of the envelope.
-    fn body_for(
-        &self,
-        worker: &CoID,
-        values: &Map<String, Value>,
-        resolve: &ResolveQuery,
-    ) -> Result<SignedBody, SendError> {
         let mut node = self.node()?;
         let worker_loaded = node
             .get(worker)
@@ -214,7 +209,7 @@ impl RequestClient {
             return Err(JazzRequestError::new("Worker account not found", 400).into());
         }
         let envelope = create_envelope(&mut node, worker, Role::Writer, values)?;
-        let body = sign_envelope(&node, &envelope, resolve, self.clock.now_ms())?;
+        let body = sign_envelope(&node, &envelope, &ResolveQuery::Value, self.clock.now_ms())?;
         node.flush()?;
         Ok(body)
     }
