@@ -201,7 +201,10 @@ fn a_readable_map_of_another_shape_does_not_fit_the_schema_asked_for() {
         panic!("not `Schema`: {error:?}");
     };
     assert_eq!((covalue, *schema), (&app.poll, "Ballot"));
-    assert!(matches!(source, SchemaError::Missing { .. }), "{source:?}");
+    assert!(
+        matches!(**source, SchemaError::Missing { .. }),
+        "{source:?}"
+    );
     let text = local(&error);
     assert!(text.contains("does not fit the schema Ballot"), "{text}");
     // Through `?` into a `SendError`, it is the same message.

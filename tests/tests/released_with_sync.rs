@@ -86,7 +86,7 @@ async fn what_a_handler_created_leaves_memory_and_comes_back_with_what_others_wr
         .unwrap()
         .addr();
     let client = RequestClient::new(Peer::fresh("Caller").unwrap().node)
-        .with_base_url(&format!("http://{addr}"))
+        .with_base_url(format!("http://{addr}"))
         .with_worker(worker_peer.account.clone());
     client
         .import_pieces(&jazz_req_tests::sync_worker::as_json(&worker_pieces))

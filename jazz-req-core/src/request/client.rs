@@ -108,7 +108,7 @@ impl RequestClient {
                     return Err(ImportError::Refused {
                         index,
                         covalue,
-                        source,
+                        source: Box::new(source),
                     });
                 }
             }

@@ -41,7 +41,7 @@ pub enum ClientLoadError {
         schema: &'static str,
         /// What does not fit.
         #[source]
-        source: SchemaError,
+        source: Box<SchemaError>,
     },
     /// The client's node could not be used.
     #[error(transparent)]
@@ -72,7 +72,7 @@ impl ClientLoadError {
             _ => Self::Schema {
                 covalue,
                 schema,
-                source: error,
+                source: Box::new(error),
             },
         }
     }
@@ -102,7 +102,7 @@ pub enum ImportError {
         covalue: CoID,
         /// Why.
         #[source]
-        source: NodeError,
+        source: Box<NodeError>,
     },
     /// Every piece was taken, but some wait for CoValues that were not given (the account
     /// that signed them, the group that owns them, a parent group), so what they hold is not
