@@ -3,13 +3,10 @@
 //! store and counts the reservations it finds there. `examples/book_event_ticket.rs` runs
 //! it with a progress bar; the tests run it too.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use jazz_req::crypto::random::new_random_agent_secret;
 use jazz_req::prelude::*;
-use jazz_req::storage::SqliteStorage;
 use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 
@@ -49,28 +46,16 @@ pub struct SaleSummary {
 /// Errors of the run itself (not of a buyer).
 pub type RunError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A running worker: where it listens, and the task serving it.
+/// A running worker and its server.
 struct Running {
-    addr: SocketAddr,
     worker: RequestWorker,
-    server: tokio::task::JoinHandle<()>,
+    server: ServerHandle,
 }
 
 async fn start(options: &WorkerOptions) -> Result<Running, RunError> {
     let worker = options.start().await?.register(BookEventTicket);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let serving = worker.clone();
-    let server = tokio::spawn(async move {
-        if let Err(error) = jazz_req::request::serve(listener, serving).await {
-            tracing::error!(%error, "server stopped");
-        }
-    });
-    Ok(Running {
-        addr,
-        worker,
-        server,
-    })
+    let server = spawn_server(([127, 0, 0, 1], 0).into(), worker.clone()).await?;
+    Ok(Running { worker, server })
 }
 
 /// Runs the sale; `progress` is called once per buyer who has an answer.
@@ -78,32 +63,32 @@ pub async fn run(
     options: &SaleOptions,
     progress: impl Fn() + Send + Sync + 'static,
 ) -> Result<SaleSummary, RunError> {
-    // `jazz-req account create --store <file>` does this: an account with a profile, stored;
-    // the same account creates the event (the worker is its admin).
-    let secret = new_random_agent_secret()?;
-    let (mut node, account) = LocalNode::create_account(secret.clone(), "Ticket worker")?;
-    node.attach_storage(Arc::new(SqliteStorage::open(&options.store)?));
-    let event =
-        node.batch(|node| create_event(&mut Tx::new(node), "Jazz night", options.capacity))?;
-    // What a buyer's app has: the worker's account and the event, as jazz-tools exports them.
-    let mut shared = node.export_json(&account, &jazz_req::cojson::ResolveQuery::Value)?;
-    let with_reservations = Event::resolve().reservations(|r| r).into_query();
-    shared.extend(node.export_json(event.id(), &with_reservations)?);
-    node.flush()?;
-    drop(node);
-
-    let worker_options = WorkerOptions::new(account.clone(), secret, options.store.clone());
+    // The worker's account in its store (what `jazz-req account create --store` does), the
+    // worker on it, and the event it sells, made by the worker: stored when this returns.
+    let worker_options = WorkerOptions::create_account("Ticket worker", &options.store)?;
     let running = start(&worker_options).await?;
-    let base_url = format!("http://{}", running.addr);
+    let event = running
+        .worker
+        .transaction(|tx| create_event(tx, "Jazz night", options.capacity))
+        .await?;
+    // What a buyer's app has: the worker's account and the event with its reservations, as
+    // jazz-tools exports them.
+    let shared = running
+        .worker
+        .client_bundle()
+        .with(event.id(), Event::resolve().reservations(|r| r))
+        .build()?;
+    let account = shared.worker.clone();
+    let base_url = format!("http://{}", running.server.addr());
     let shared = Arc::new(shared);
     let progress = Arc::new(progress);
 
     let mut buyers = JoinSet::new();
     for i in 0..options.buyers {
-        let (shared, base_url, account) = (shared.clone(), base_url.clone(), account.clone());
+        let (shared, base_url) = (shared.clone(), base_url.clone());
         let (event, progress) = (event.id().clone(), progress.clone());
         buyers.spawn(async move {
-            let outcome = buy(i, &shared, &base_url, &account, &event).await;
+            let outcome = buy(i, &shared, &base_url, &event).await;
             progress();
             outcome
         });
@@ -125,7 +110,7 @@ pub async fn run(
     }
 
     // A captured request body, posted twice: the second copy is refused.
-    let replayer = buyer("Replayer", &shared, &base_url, &account)?;
+    let replayer = buyer("Replayer", &shared, &base_url)?;
     let values = Map::from_iter([("event".to_owned(), json!(event.id().as_str()))]);
     let body = replayer
         .request_body(&account, &values)?
@@ -135,13 +120,15 @@ pub async fn run(
     summary.replay.push(post(&url, &body).await?);
     summary.replay.push(post(&url, &body).await?);
 
-    // Restart from the store: stop serving, open the store again.
-    running.server.abort();
+    // Restart from the store: stop serving (what is in flight answered), let the worker go
+    // (everything it answered is stored already; no flush needed) and start again on the
+    // store, which the old worker no longer holds.
+    running.server.shutdown().await?;
     drop(running.worker);
     let restarted = start(&worker_options).await?;
     let url = format!(
         "http://{}{}",
-        restarted.addr,
+        restarted.server.addr(),
         <BookEventTicket as Route>::URL
     );
     summary.replay.push(post(&url, &body).await?);
@@ -149,7 +136,8 @@ pub async fn run(
         .worker
         .load::<Event>(event.id(), Event::resolve().reservations(|r| r))?;
     summary.after_restart = event.reservations.len()?;
-    restarted.server.abort();
+    restarted.server.shutdown().await?;
+    restarted.worker.shutdown().await?;
     Ok(summary)
 }
 
@@ -159,29 +147,19 @@ enum Outcome {
 }
 
 /// A fresh buyer's client, holding the worker's account and the event.
-fn buyer(
-    name: &str,
-    shared: &[Value],
-    base_url: &str,
-    worker: &CoID,
-) -> Result<RequestClient, RunError> {
+fn buyer(name: &str, shared: &ClientBundle, base_url: &str) -> Result<RequestClient, RunError> {
     let (node, _) = LocalNode::create_account(new_random_agent_secret()?, name)?;
-    let client = RequestClient::new(node)
-        .with_base_url(base_url)
-        .with_worker(worker.clone());
-    client.import_pieces(shared)?;
-    Ok(client)
+    Ok(shared.client(node, base_url)?)
 }
 
 /// One buyer: books through the generated client stub and checks the ticket it gets.
 async fn buy(
     i: usize,
-    shared: &[Value],
+    shared: &ClientBundle,
     base_url: &str,
-    worker: &CoID,
     event: &CoID,
 ) -> Result<Outcome, RunError> {
-    let client = buyer(&format!("Buyer {i}"), shared, base_url, worker)?;
+    let client = buyer(&format!("Buyer {i}"), shared, base_url)?;
     let me = client.node()?.reader().account.clone();
     let event = client.load::<Event>(event, Event::resolve().reservations(|r| r))?;
     match BookEventTicket::send(&client, event).await {

@@ -4,8 +4,6 @@
 //! the bytes on the wire are exactly those of jazz-tools / cojson 0.20.19.
 //!
 //! ```no_run
-//! use jazz_req::cojson::ResolveQuery;
-//! use jazz_req::crypto::random::new_random_agent_secret;
 //! use jazz_req::prelude::*;
 //!
 //! /// A greeting (the response schema: a `co.map`).
@@ -26,23 +24,24 @@
 //!     // The worker: JAZZ_WORKER_ACCOUNT / JAZZ_WORKER_SECRET, from
 //!     // `jazz-req account create --store …`.
 //!     let worker = WorkerOptions::from_env()?.start().await?.register(Greet);
-//!     let addr = spawn_server("127.0.0.1:8080".parse()?, worker.clone()).await?;
+//!     let server = spawn_server("127.0.0.1:8080".parse()?, worker.clone()).await?;
 //!
 //!     // A client: any Jazz account, holding the worker's account (a request is made for
-//!     // it), here a fresh one given the worker's account as exported pieces.
-//!     let worker_account =
-//!         worker.with_node(|node| node.export_json(worker.account(), &ResolveQuery::Value))?;
+//!     // it), handed over as a bundle of content pieces (see `WorkerOptions::create_account`
+//!     // for a whole worker without a sync server).
+//!     let for_clients = worker.client_bundle().build()?;
 //!     let (node, _me) = LocalNode::create_account(new_random_agent_secret()?, "Ada")?;
-//!     let client = RequestClient::new(node)
-//!         .with_base_url(format!("http://{addr}"))
-//!         .with_worker(worker.account().clone());
-//!     client.import_pieces(&worker_account)?;
+//!     let client = for_clients.client(node, format!("http://{}", server.addr()))?;
 //!
 //!     let greeting = Greet::send(&client, "Ada".to_owned()).await?;
 //!     println!("{}", greeting.text);
 //!     // The same request with its fields named:
 //!     let greeting = Greet::send_request(&client, GreetRequest { name: "Ada".into() }).await?;
 //!     println!("{}", greeting.text);
+//!
+//!     // A graceful stop: requests in flight answered, then what is left stored.
+//!     server.shutdown().await?;
+//!     worker.shutdown().await?;
 //!     Ok(())
 //! }
 //! ```
@@ -54,9 +53,13 @@
 //!   resolve queries.
 //! - [`request`]: the protocol — [`request::RequestWorker`] answers `http::Request`s (or
 //!   serves them with [`request::spawn_server`] — slow, idle and too many clients held to
-//!   the limits of [`request::ServeOptions`] — or mounts as a tower service),
-//!   [`request::RequestClient`] sends; [`request::JazzRequestError`] is the typed error both
-//!   sides see.
+//!   the limits of [`request::ServeOptions`], stopped gracefully through its
+//!   [`request::ServerHandle`] — or mounts as a tower service), [`request::RequestClient`]
+//!   sends; [`request::JazzRequestError`] is the typed error both sides see. Writes through
+//!   the worker outside a request ([`request::RequestWorker::transaction`],
+//!   [`request::RequestWorker::with_node`]) are durable when they return; a worker with no
+//!   sync server hands its clients what they need as a [`request::ClientBundle`]
+//!   ([`WorkerOptions::create_account`] shows the whole recipe).
 //! - [`cojson`]: the CoValue engine (a local node of verified CoValues: groups, accounts,
 //!   maps, lists, permissions, keys).
 //! - [`storage`]: the embedded SQLite store (the default) and an in-memory one.
@@ -73,11 +76,13 @@ pub use worker_options::{DEFAULT_STORE, WorkerOptions, WorkerStartError};
 /// What most workers and clients use: the schema types, the route runtime and the errors.
 pub mod prelude {
     pub use crate::Role;
-    pub use crate::cojson::{LocalNode, NodeError, Uniqueness};
+    pub use crate::cojson::{LocalNode, NodeError, ResolveQuery, Uniqueness};
+    pub use crate::crypto::random::new_random_agent_secret;
     pub use crate::crypto::{AgentSecret, CoID};
     pub use crate::request::{
-        JazzRequestError, RequestClient, RequestContext, RequestWorker, Route, RouteSpec,
-        SendError, ServeOptions, spawn_server, spawn_server_with,
+        ClientBundle, ClientLoadError, ImportError, JazzRequestError, RequestClient,
+        RequestContext, RequestWorker, Route, RouteSpec, SendError, ServeOptions, ServerHandle,
+        WorkerWriteError, spawn_server, spawn_server_with,
     };
     pub use crate::schema::{
         Account, AccountOrGroup, CoEnum, CoField, CoList, CoMapSchema, Group, Json, Loaded, Member,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use jazz_req_core::cojson::keys::Reader;
 use jazz_req_core::cojson::{LocalNode, NodeError};
-use jazz_req_core::crypto::{AgentSecret, CoID, account_id_for_agent};
+use jazz_req_core::crypto::random::new_random_agent_secret;
+use jazz_req_core::crypto::{AgentSecret, CoID, CryptoError, account_id_for_agent};
 use jazz_req_core::request::{PeerStartError, RequestWorker};
 use jazz_req_core::storage::{SqliteStorage, StorageError};
 use jazz_req_core::sync::SyncOptions;
@@ -78,9 +79,32 @@ pub enum WorkerStartError {
         #[source]
         source: PeerStartError,
     },
+    /// Another worker runs on the store (in this process or another): one worker per store.
+    /// Stop it first (its lock goes with its process, or with its last clone in-process).
+    #[error(
+        "the store {} is in use by another worker (one worker per store: stop that one first)",
+        .0.display()
+    )]
+    StoreInUse(PathBuf),
+    /// No random secret could be made for a new account.
+    #[error("could not make a random agent secret")]
+    Random(#[source] CryptoError),
     /// Loading from the store failed.
     #[error(transparent)]
     Node(#[from] NodeError),
+}
+
+impl WorkerStartError {
+    /// A worker that would not start on `store`: [`WorkerStartError::StoreInUse`] when another
+    /// worker holds the store.
+    fn starting(store: &std::path::Path, error: NodeError) -> Self {
+        if let NodeError::Storage(failure) = &error
+            && let StorageError::InUse { .. } = failure.error()
+        {
+            return Self::StoreInUse(store.to_path_buf());
+        }
+        Self::Node(error)
+    }
 }
 
 impl WorkerOptions {
@@ -93,6 +117,106 @@ impl WorkerOptions {
             store: store.into(),
             sync_server: None,
         }
+    }
+
+    /// Creates a new worker account (a random agent secret, a profile named `name`) and
+    /// writes it into the SQLite store `store` (created if missing), as `jazz-req account
+    /// create --store FILE` does; returns the options to [`start`](Self::start) a worker on
+    /// it, with no sync server. Keep `account` and `secret` (e.g. as the
+    /// `JAZZ_WORKER_ACCOUNT` / `JAZZ_WORKER_SECRET` of the next start): they are the worker's
+    /// identity, and the secret is in the store only as what it signed.
+    ///
+    /// A worker with no sync server, from the account to a client's request — the app's
+    /// first CoValues made through the worker ([`RequestWorker::transaction`], durable when
+    /// it returns) and handed to clients as a [`ClientBundle`](jazz_req_core::request::ClientBundle):
+    ///
+    /// ```
+    /// use jazz_req::prelude::*;
+    ///
+    /// /// A poll (`co.map({ question: z.string(), votes: co.list(Vote) })`).
+    /// #[derive(CoMap, Debug)]
+    /// pub struct Poll {
+    ///     pub question: String,
+    ///     pub votes: CoList<Ref<Vote>>,
+    /// }
+    ///
+    /// /// A vote (`co.map({ voter: co.account(), choice: z.number() })`).
+    /// #[derive(CoMap, Debug)]
+    /// pub struct Vote {
+    ///     pub voter: Account,
+    ///     pub choice: u32,
+    /// }
+    ///
+    /// /// What a vote answers: how many votes the poll has.
+    /// #[derive(CoMap, Debug)]
+    /// pub struct Tally {
+    ///     pub votes: u32,
+    /// }
+    ///
+    /// #[jazz_request(url = "/api/vote", resolve = { poll: { votes: true } }, serialize = poll)]
+    /// pub async fn cast_vote(
+    ///     ctx: RequestContext,
+    ///     poll: Loaded<Poll>,
+    ///     choice: u32,
+    /// ) -> Result<Tally, JazzRequestError> {
+    ///     ctx.transaction(|tx| {
+    ///         let group = tx.create_group()?;
+    ///         let vote = tx.create(&group, Vote { voter: ctx.made_by(), choice })?;
+    ///         tx.push(&poll.votes, vote.to_ref())?;
+    ///         Ok(Tally { votes: u32::try_from(poll.votes.len()? + 1).unwrap_or(u32::MAX) })
+    ///     })
+    /// }
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     # let dir = std::env::temp_dir().join(format!("jazz-req-doc-{}", std::process::id()));
+    ///     # std::fs::create_dir_all(&dir)?;
+    ///     # let store = dir.join("poll-worker.sqlite");
+    ///     // The worker's account, in its store (once; or `jazz-req account create --store`).
+    ///     let options = WorkerOptions::create_account("Poll worker", &store)?;
+    ///     let worker = options.start().await?.register(CastVote);
+    ///
+    ///     // The app's first CoValue, made by the worker: stored when this returns.
+    ///     let poll = worker
+    ///         .transaction(|tx| {
+    ///             let group = tx.create_group()?;
+    ///             tx.add_member(&group, Member::Everyone, Role::Reader)?;
+    ///             let votes = tx.create_list(&group, Vec::new())?;
+    ///             tx.create(&group, Poll { question: "Tabs?".into(), votes })
+    ///         })
+    ///         .await?;
+    ///
+    ///     // What clients need: the worker's account and the poll with its votes.
+    ///     let for_clients =
+    ///         worker.client_bundle().with(poll.id(), Poll::resolve().votes(|v| v)).build()?;
+    ///     let server = spawn_server("127.0.0.1:0".parse()?, worker.clone()).await?;
+    ///
+    ///     // A client (another process would get `for_clients` as JSON): one call.
+    ///     let (node, _me) = LocalNode::create_account(new_random_agent_secret()?, "Ada")?;
+    ///     let client = for_clients.client(node, format!("http://{}", server.addr()))?;
+    ///     let poll = client.load::<Poll>(poll.id(), Poll::resolve().votes(|v| v))?;
+    ///     let tally = CastVote::send_request(&client, CastVoteRequest { poll, choice: 2 }).await?;
+    ///     assert_eq!(tally.votes, 1);
+    ///
+    ///     // Stop: the server (requests in flight answered), then the worker.
+    ///     server.shutdown().await?;
+    ///     worker.shutdown().await?;
+    ///     # drop(worker);
+    ///     # std::fs::remove_dir_all(&dir)?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn create_account(name: &str, store: impl Into<PathBuf>) -> Result<Self, WorkerStartError> {
+        let store = store.into();
+        let secret = new_random_agent_secret().map_err(WorkerStartError::Random)?;
+        let (mut node, account) = LocalNode::create_account(secret.clone(), name)?;
+        let storage = SqliteStorage::open(&store).map_err(|source| WorkerStartError::Store {
+            path: store.clone(),
+            source,
+        })?;
+        node.attach_storage(Arc::new(storage));
+        node.flush()?;
+        Ok(Self::new(account, secret, store))
     }
 
     /// The same options with the sync server at `url`.
@@ -133,12 +257,17 @@ impl WorkerOptions {
         let (node, in_store) = self.open_store()?;
         match &self.sync_server {
             None if !in_store => Err(WorkerStartError::AccountNotStored(self.account.clone())),
-            None => Ok(RequestWorker::new(node)?),
+            None => {
+                RequestWorker::new(node).map_err(|e| WorkerStartError::starting(&self.store, e))
+            }
             Some(url) => RequestWorker::connect(node, url, SyncOptions::default())
                 .await
-                .map_err(|source| WorkerStartError::SyncServer {
-                    url: url.clone(),
-                    source,
+                .map_err(|source| match source {
+                    PeerStartError::Node(error) => WorkerStartError::starting(&self.store, error),
+                    source => WorkerStartError::SyncServer {
+                        url: url.clone(),
+                        source,
+                    },
                 }),
         }
     }

@@ -325,7 +325,7 @@ pub fn party(
         .with_worker(worker.clone());
     client
         .import_pieces(pieces)
-        .map_err(KillRoundError::Client)?;
+        .map_err(|e| KillRoundError::Client(e.into()))?;
     Ok(Party {
         client,
         account,
@@ -731,7 +731,7 @@ impl KillRounds {
                 let event = buyer
                     .client
                     .load::<Event>(&event, Event::resolve().reservations(|r| r))
-                    .map_err(KillRoundError::Client)?;
+                    .map_err(|e| KillRoundError::Client(e.into()))?;
                 let result = BookEventTicket::send(&buyer.client, event)
                     .await
                     .map(|booked| booked.ticket.id().clone());

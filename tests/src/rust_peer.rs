@@ -189,7 +189,8 @@ impl RustWorker {
             worker.clone(),
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .addr();
         Ok(Self {
             worker,
             addr,
@@ -207,7 +208,7 @@ impl RustWorker {
     pub fn account_pieces(&self) -> Vec<ContentMessage> {
         let account = self.worker.account().clone();
         self.worker
-            .with_node(|node| node.export(&account, &ResolveQuery::Value))
+            .read_node(|node| node.export(&account, &ResolveQuery::Value))
             .unwrap_or_default()
     }
 
@@ -216,7 +217,7 @@ impl RustWorker {
         let query =
             ResolveQuery::from_json(&json!({"reservations": true})).unwrap_or(ResolveQuery::Value);
         self.worker
-            .with_node(|node| node.export(&self.event, &query))
+            .read_node(|node| node.export(&self.event, &query))
             .unwrap_or_default()
     }
 }

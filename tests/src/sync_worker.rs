@@ -81,7 +81,9 @@ impl SyncedWorker {
             .register(BookEventTicket)
             .register(Echo);
         let worker = more(worker);
-        let addr = spawn_server(([127, 0, 0, 1], 0).into(), worker.clone()).await?;
+        let addr = spawn_server(([127, 0, 0, 1], 0).into(), worker.clone())
+            .await?
+            .addr();
         Ok(Self {
             worker,
             account: peer.account.clone(),
@@ -112,7 +114,9 @@ impl SyncedWorker {
             .register(BookEventTicket)
             .register(Echo);
         let worker = more(worker);
-        let addr = spawn_server(([127, 0, 0, 1], 0).into(), worker.clone()).await?;
+        let addr = spawn_server(([127, 0, 0, 1], 0).into(), worker.clone())
+            .await?
+            .addr();
         Ok(Self {
             worker,
             account: peer.account.clone(),
@@ -129,7 +133,7 @@ impl SyncedWorker {
         let client = RequestClient::new(Peer::fresh(name)?.node)
             .with_base_url(&self.base_url)
             .with_worker(self.account.clone());
-        client.import_pieces(pieces)?;
+        client.import_pieces(pieces).map_err(SendError::from)?;
         Ok(client)
     }
 }

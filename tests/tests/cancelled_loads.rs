@@ -76,7 +76,7 @@ fn http_request(path: &str, body: &Value) -> http::Request<Bytes> {
 /// The CoValues in the worker's node.
 fn held(worker: &RequestWorker) -> HashSet<CoID> {
     worker
-        .with_node(|node| Ok(node.ids().cloned().collect()))
+        .read_node(|node| Ok(node.ids().cloned().collect()))
         .unwrap()
 }
 

@@ -56,7 +56,8 @@ async fn a_forged_event_sharing_the_real_reservations_is_refused_before_the_clai
         .register(BookEventTicket);
     let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
         .await
-        .unwrap();
+        .unwrap()
+        .addr();
 
     // A buyer holding the real event (everyone reads it) books the one seat.
     let (client_node, _) =
@@ -103,6 +104,7 @@ async fn a_forged_event_sharing_the_real_reservations_is_refused_before_the_clai
             }
             Ok(())
         })
+        .await
         .unwrap();
     let values = json!({ "event": forged.id().as_str() });
     let body = client
@@ -135,7 +137,7 @@ async fn a_forged_event_sharing_the_real_reservations_is_refused_before_the_clai
         );
     }
     let stored = worker
-        .with_node(|node| {
+        .read_node(|node| {
             let storage = node.storage().expect("the worker has its store").clone();
             Ok(storage.known_state(&body.id)?)
         })

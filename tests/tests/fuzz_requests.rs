@@ -1249,9 +1249,8 @@ fn check_body_case(runtime: &tokio::runtime::Runtime, case: &BodyCase) -> Result
     }
     // What it left for the node to store (a piece with a header of a CoValue the worker has
     // is queued even when it brings nothing new) changes nothing once stored either.
-    harness
-        .worker
-        .with_node(|node| node.flush().map(|_| ()))
+    runtime
+        .block_on(harness.worker.with_node(|node| node.flush().map(|_| ())))
         .unwrap();
     let after = snapshot(&harness.storage);
     if after != harness.stored {

@@ -188,7 +188,8 @@ impl Harness {
                 });
         let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
             .await
-            .unwrap();
+            .unwrap()
+            .addr();
         Self {
             worker,
             addr,
@@ -210,7 +211,7 @@ impl Harness {
         let account = self.worker.account().clone();
         let pieces = self
             .worker
-            .with_node(|node| node.export(&account, &ResolveQuery::Value))
+            .read_node(|node| node.export(&account, &ResolveQuery::Value))
             .unwrap();
         for piece in pieces {
             node.import(piece).unwrap();
@@ -229,7 +230,7 @@ impl Harness {
     }
 
     /// The reservations as the worker's memory has them.
-    fn reservations_in_memory(&self) -> usize {
+    async fn reservations_in_memory(&self) -> usize {
         let list = self.reservations.clone();
         self.worker
             .with_node(|node| {
@@ -238,6 +239,7 @@ impl Harness {
                 }
                 Ok(node.read(&list)?.value.as_array().map_or(0, Vec::len))
             })
+            .await
             .unwrap()
     }
 
@@ -432,7 +434,7 @@ async fn a_copy_whose_import_fails_first_then_the_genuine_body_is_answered() {
     let id = genuine.id.clone();
     assert!(
         h.worker
-            .with_node(|node| Ok(node.get(&id).is_none()))
+            .read_node(|node| Ok(node.get(&id).is_none()))
             .unwrap()
     );
 
@@ -535,7 +537,7 @@ async fn a_failed_store_leaves_nothing_a_later_request_sees_or_builds_on() {
     assert_internal(&post(&h.url("book"), &failed).await);
     assert_eq!(h.runs.load(Ordering::SeqCst), 1);
     assert_eq!(
-        h.reservations_in_memory(),
+        h.reservations_in_memory().await,
         0,
         "memory shows a write that is not stored"
     );
@@ -545,7 +547,7 @@ async fn a_failed_store_leaves_nothing_a_later_request_sees_or_builds_on() {
     let answer = post(&h.url("book"), &h.booking(&second)).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(seat_of(&second, &answer), 1, "built on the failed booking");
-    assert_eq!(h.reservations_in_memory(), 1);
+    assert_eq!(h.reservations_in_memory().await, 1);
     assert_eq!(h.reservations_in_store(), 1);
     // The failed request's handler ran: its id stays used.
     assert_error(
@@ -607,6 +609,7 @@ async fn loading_from_storage_keeps_what_the_request_imported_before() {
             node.evict(&[event, list]);
             Ok(())
         })
+        .await
         .unwrap();
 
     let client = h.client("Fan");
@@ -651,6 +654,7 @@ async fn a_storage_that_fails_to_load_is_a_500_not_a_4xx() {
             node.evict(&[event, list]);
             Ok(())
         })
+        .await
         .unwrap();
     let client = h.client("Fan");
     storage.fail_load.store(true, Ordering::SeqCst);

@@ -113,7 +113,8 @@ async fn rust_worker(sync_url: &str) -> RustWorker {
         .register(Echo);
     let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
         .await
-        .unwrap();
+        .unwrap()
+        .addr();
     RustWorker {
         worker,
         base_url: format!("http://{addr}"),

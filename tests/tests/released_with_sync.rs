@@ -28,7 +28,7 @@ use jazz_req_tests::unique_peer::{Settings, UniqueSettings};
 
 fn held(worker: &RequestWorker) -> HashSet<CoID> {
     worker
-        .with_node(|node| Ok(node.ids().cloned().collect()))
+        .read_node(|node| Ok(node.ids().cloned().collect()))
         .unwrap()
 }
 
@@ -83,7 +83,8 @@ async fn what_a_handler_created_leaves_memory_and_comes_back_with_what_others_wr
     .register(UniqueSettings);
     let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
         .await
-        .unwrap();
+        .unwrap()
+        .addr();
     let client = RequestClient::new(Peer::fresh("Caller").unwrap().node)
         .with_base_url(format!("http://{addr}"))
         .with_worker(worker_peer.account.clone());

@@ -137,7 +137,7 @@ fn client(worker: &InProcess, clock: Arc<dyn Clock>) -> RequestClient {
 
 /// Puts the client's event `id` (with its reservations) into the worker's node, as the sync
 /// server would: a request brings only its envelope.
-fn give_event(client: &RequestClient, worker: &RequestWorker, id: &CoID) {
+async fn give_event(client: &RequestClient, worker: &RequestWorker, id: &CoID) {
     let pieces = client
         .node()
         .unwrap()
@@ -150,6 +150,7 @@ fn give_event(client: &RequestClient, worker: &RequestWorker, id: &CoID) {
             }
             Ok(())
         })
+        .await
         .unwrap();
 }
 
@@ -220,11 +221,12 @@ async fn a_write_the_worker_may_not_make_is_a_403_and_leaves_nothing() {
         .unwrap();
     let list = own.reservations.id().clone();
     // The worker has it (as if from the sync server: a request brings only its envelope).
-    give_event(&client, &worker.worker, own.id());
+    give_event(&client, &worker.worker, own.id()).await;
     let covalues_before = worker.worker.memory().unwrap().covalues;
     let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.worker.clone())
         .await
-        .unwrap();
+        .unwrap()
+        .addr();
     let client = client.with_base_url(format!("http://{addr}"));
     let error = BookEventTicket::send(&client, own).await.unwrap_err();
     let error = error.as_jazz_request_error().expect("a JazzRequestError");
@@ -241,7 +243,7 @@ async fn a_write_the_worker_may_not_make_is_a_403_and_leaves_nothing() {
     );
     let held = worker
         .worker
-        .with_node(|node| Ok(node.get(&list).map(|v| v.known_state())))
+        .read_node(|node| Ok(node.get(&list).map(|v| v.known_state())))
         .unwrap();
     if let Some(known) = held {
         let worker_account = worker.worker.account().clone();
@@ -279,7 +281,7 @@ async fn a_route_that_declares_its_writes_refuses_an_unwritable_one_before_the_c
         .unwrap()
         .batch(|node| create_event(&mut Tx::new(node), "My own night", 10))
         .unwrap();
-    give_event(&client, &worker.worker, own.id());
+    give_event(&client, &worker.worker, own.id()).await;
     let list = own.reservations.id().clone();
 
     let refused = body(&client, &worker, json!({"event": own.id().as_str()}));

@@ -355,7 +355,7 @@ async fn concurrent_bookings_never_oversell() {
     assert_eq!(full, 9);
     let reservations = worker
         .worker
-        .with_node(|node| {
+        .read_node(|node| {
             let event = node.read(&worker.event)?.value;
             let list = jazz_req_core::crypto::CoID::parse(event["reservations"].as_str().unwrap())
                 .unwrap();
@@ -446,7 +446,7 @@ async fn a_senders_responses_share_one_group_of_its_own() {
     // The worker keeps the group, not the responses.
     worker
         .worker
-        .with_node(|node| {
+        .read_node(|node| {
             assert!(node.get(&group).is_some());
             assert!(node.get(&first.id).is_none() && node.get(&second.id).is_none());
             Ok(())

@@ -49,7 +49,8 @@ async fn start() -> (RustWorker, SocketAddr) {
         options(),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .addr();
     (worker, addr)
 }
 

@@ -51,7 +51,7 @@ async fn note_aside(_ctx: RequestContext, text: String) -> Result<Aside, JazzReq
             let group = node.create_group()?;
             node.create_map(&group, &[("text", json!(text))], Privacy::Trusting)
         })
-        .map_err(|error| JazzRequestError::new(error.to_string(), 500))?;
+        .await?;
     Ok(Aside {
         note: note.as_str().to_owned(),
     })

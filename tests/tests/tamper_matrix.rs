@@ -1706,7 +1706,7 @@ impl RustHarness {
 
     fn is_account(&self, id: &CoID) -> bool {
         self.worker
-            .with_node(|node| {
+            .read_node(|node| {
                 Ok(node
                     .get(id)
                     .is_some_and(|v| v.header().account_agent().is_some()))
@@ -1718,7 +1718,7 @@ impl RustHarness {
     fn only_in_memory(&self) -> Vec<CoID> {
         let stored = self.storage.ids().unwrap();
         self.worker
-            .with_node(|node| {
+            .read_node(|node| {
                 Ok(node
                     .ids()
                     .filter(|id| !stored.contains(id))
@@ -1815,6 +1815,7 @@ async fn judge_rust(
         harness
             .worker
             .with_node(|node| node.flush().map(|_| ()))
+            .await
             .unwrap();
         let after = snapshot(&harness.storage);
         if after != before {

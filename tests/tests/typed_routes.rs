@@ -116,6 +116,7 @@ struct Worker {
     options: WorkerOptions,
     worker: RequestWorker,
     addr: SocketAddr,
+    server: ServerHandle,
     event: Loaded<Event>,
     shared: Vec<Value>,
     _dir: TempDir,
@@ -164,13 +165,14 @@ async fn worker(capacity: u32) -> Worker {
         .register(BookEventTicket)
         .register(BookThenFail)
         .register(SlowBook);
-    let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
+    let server = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
         .await
         .unwrap();
     Worker {
         options,
         worker,
-        addr,
+        addr: server.addr(),
+        server,
         event,
         shared,
         _dir: TempDir(dir),
@@ -302,7 +304,7 @@ async fn a_request_that_does_not_fit_the_schema_never_reaches_the_handler() {
         }
         let stored = worker
             .worker
-            .with_node(|node| {
+            .read_node(|node| {
                 let storage = node.storage().expect("the worker has its store").clone();
                 Ok(storage.known_state(&body.id)?)
             })
@@ -400,10 +402,21 @@ async fn a_failed_transaction_leaves_nothing_behind() {
         .load::<Event>(worker.event.id(), Event::resolve().reservations(|r| r))
         .unwrap();
     assert_eq!(after.reservations.len().unwrap(), 1);
-    // A second worker on the same store (a restart) reads the same.
-    let restarted = worker.options.start().await.unwrap();
+    // A second worker on the same store (a restart, once the first stopped: one worker per
+    // store) reads the same.
+    let Worker {
+        options,
+        worker: first,
+        server,
+        event,
+        _dir,
+        ..
+    } = worker;
+    server.shutdown().await.unwrap();
+    drop(first);
+    let restarted = options.start().await.unwrap();
     let stored = restarted
-        .load::<Event>(worker.event.id(), Event::resolve().reservations(|r| r))
+        .load::<Event>(event.id(), Event::resolve().reservations(|r| r))
         .unwrap();
     assert_eq!(stored.reservations.len().unwrap(), 1);
 }
@@ -494,12 +507,13 @@ async fn what_a_booking_creates_leaves_memory_once_stored() {
     let ticket = last.unwrap().ticket.id().clone();
     let in_memory = worker
         .worker
-        .with_node(|node| Ok(node.get(&ticket).is_some()));
+        .read_node(|node| Ok(node.get(&ticket).is_some()));
     assert!(!in_memory.unwrap(), "the ticket left memory");
     // It is in the store, and the event still lists every booking.
     let stored = worker
         .worker
-        .with_node(|node| node.load_from_storage(&ticket));
+        .with_node(|node| node.load_from_storage(&ticket))
+        .await;
     assert!(stored.unwrap(), "the ticket is in the store");
     let event = worker
         .worker

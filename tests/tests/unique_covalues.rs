@@ -542,7 +542,8 @@ async fn requests_to_one_worker_create_one_value_and_upsert_it() {
         .register(UniqueMisc);
     let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
         .await
-        .unwrap();
+        .unwrap()
+        .addr();
     let owner = Account::new(account.clone());
 
     let calls: Vec<_> = (0..CLIENTS)
@@ -582,7 +583,7 @@ async fn requests_to_one_worker_create_one_value_and_upsert_it() {
         assert_eq!(answer, first, "every request reads the one value");
     }
     let verdicts = worker
-        .with_node(|node| node.transaction_verdicts(&id))
+        .read_node(|node| node.transaction_verdicts(&id))
         .unwrap();
     assert_eq!(verdicts.len(), 1, "one init: {verdicts:?}");
     let held = worker.load::<Settings>(&id, Settings::resolve()).unwrap();
@@ -627,7 +628,7 @@ async fn requests_to_one_worker_create_one_value_and_upsert_it() {
         );
     }
     let verdicts = worker
-        .with_node(|node| node.transaction_verdicts(&id))
+        .read_node(|node| node.transaction_verdicts(&id))
         .unwrap();
     // The init, then `label` and `rust` in round 1, then `rust` alone in round 2.
     let changed_fields = verdicts.len() - 1;

@@ -97,7 +97,8 @@ async fn race(first: First) {
         .register(UniqueSettings);
     let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
         .await
-        .unwrap();
+        .unwrap()
+        .addr();
     let base_url = format!("http://{addr}");
 
     let (sync_url, worker_id) = (url.clone(), account.clone());
@@ -176,6 +177,7 @@ async fn race(first: First) {
                 }
                 node.transaction_verdicts(&id)
             })
+            .await
             .unwrap();
         if verdicts.len() >= 2 {
             break verdicts;

@@ -46,7 +46,8 @@ async fn the_worker_sells_an_event_kept_on_the_sync_server_and_syncs_every_ticke
         .register(BookEventTicket);
     let addr = spawn_server("127.0.0.1:0".parse().unwrap(), worker.clone())
         .await
-        .unwrap();
+        .unwrap()
+        .addr();
 
     // 3× capacity buyers at once.
     let shared = event.client_pieces(&worker_pieces);

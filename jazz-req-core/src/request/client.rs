@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::body::SignedBody;
+use super::client_errors::{ClientLoadError, ImportError, Waiting};
 use super::clock::{Clock, SystemClock};
 use super::envelope::{
     create_envelope, import_pieces, pieces_to_import, read_envelope, sign_envelope,
@@ -77,31 +78,92 @@ impl RequestClient {
 
     /// Imports CoValue content (pieces as jazz-tools exports them) into the client's node:
     /// the worker's account, a CoValue to send, …
-    pub fn import_pieces(&self, pieces: &[Value]) -> Result<(), SendError> {
+    ///
+    /// Pieces may come in any order within one call: one that needs another (the account that
+    /// signed it, the group that owns it) waits for it and is applied when it arrives. If some
+    /// still wait at the end, the call fails with [`ImportError::Waiting`], naming them and
+    /// what they wait for (they stay queued: importing what is missing applies them); a piece
+    /// that is not content or does not verify fails with the piece's index.
+    pub fn import_pieces(&self, pieces: &[Value]) -> Result<(), ImportError> {
         let mut node = self.node()?;
-        for piece in pieces {
-            let message = crate::cojson::ContentMessage::from_json(piece).map_err(|e| {
-                JazzRequestError::invalid_payload(Some(json!({"reason": e.to_string()})))
-            })?;
-            node.import(message)?;
+        // What each queued CoValue waited for when its pieces came.
+        let mut queued: Vec<Waiting> = Vec::new();
+        for (index, piece) in pieces.iter().enumerate() {
+            let message = crate::cojson::ContentMessage::from_json(piece)
+                .map_err(|source| ImportError::NotAPiece { index, source })?;
+            let covalue = message.id.clone();
+            match node.import(message) {
+                Ok(crate::cojson::ImportOutcome::Queued { missing }) => {
+                    let missing = missing.into_iter().filter(|id| id != &covalue);
+                    match queued.iter_mut().find(|w| w.covalue == covalue) {
+                        Some(waiting) => waiting.missing.extend(missing),
+                        None => queued.push(Waiting {
+                            missing: missing.collect(),
+                            covalue,
+                        }),
+                    }
+                }
+                Ok(crate::cojson::ImportOutcome::Applied(_)) => {}
+                Err(source) => {
+                    return Err(ImportError::Refused {
+                        index,
+                        covalue,
+                        source: Box::new(source),
+                    });
+                }
+            }
         }
-        Ok(())
+        // Those still queued at the end, with what of their dependencies is still absent
+        // (all they waited for, if that arrived and they wait on something deeper).
+        let waiting: Vec<Waiting> = queued
+            .into_iter()
+            .filter(|w| node.pending().iter().any(|m| m.id == w.covalue))
+            .map(|mut w| {
+                let mut absent: Vec<CoID> = Vec::new();
+                for id in &w.missing {
+                    if node.get(id).is_none() && !absent.contains(id) {
+                        absent.push(id.clone());
+                    }
+                }
+                if !absent.is_empty() {
+                    w.missing = absent;
+                }
+                w
+            })
+            .collect();
+        if waiting.is_empty() {
+            Ok(())
+        } else {
+            Err(ImportError::Waiting(waiting))
+        }
     }
 
     /// Reads the CoMap `id` as `T` from the client's node, loading what `resolve` names.
+    ///
+    /// Fails naming the CoValue and what to do: [`ClientLoadError::NotLoaded`] (import it
+    /// first), [`ClientLoadError::NotReadable`] (the account has no key for it: a map read
+    /// without its key would otherwise look like a map missing its fields), or
+    /// [`ClientLoadError::Schema`] (it does not fit `T`).
     pub fn load<T: CoMapSchema>(
         &self,
         id: &CoID,
         resolve: impl ResolveBuilder,
-    ) -> Result<Loaded<T>, SendError> {
+    ) -> Result<Loaded<T>, ClientLoadError> {
         let node = self.node()?;
-        Ok(read_loaded(&node, id, &resolve.into_query())?)
+        read_loaded(&node, id, &resolve.into_query())
+            .map_err(|error| ClientLoadError::explain(&node, T::NAME, error))
     }
 
     /// Sends a typed request on the route `R` (what the stub `#[jazz_request]` generates
-    /// calls): its worker and URL come from the route (or this client's defaults), the
-    /// request exports what the route's request resolve names, and the response comes back
-    /// loaded as the route's response resolve says.
+    /// calls): its worker and URL come from the route (or this client's defaults), and the
+    /// response comes back loaded as the route's response resolve says.
+    ///
+    /// The body carries what jazz-tools 0.20.19's `send` puts in it: the envelope alone
+    /// (`resolve: true`: with its group and the accounts in it), not the CoValues its
+    /// fields name. A worker (jazz-tools' or [`RequestWorker`](super::RequestWorker)) takes
+    /// only the envelope and what it directly depends on from a request, and finds what the
+    /// request names (loaded as the route's request resolve says) in its store or on its sync
+    /// server: anything more would be signed, sent and dropped.
     pub async fn send_route<R: Route>(
         &self,
         request: R::Request,
@@ -118,7 +180,7 @@ impl RequestClient {
         };
         let values = to_json_fields(&request);
         let response_resolve = R::response_resolve();
-        let body = self.body_for(&worker, &values, &R::request_resolve())?;
+        let body = self.request_body(&worker, &values)?;
         let response = self.post(&url, &worker, &body, &response_resolve).await?;
         let node = self.node()?;
         Ok(read_loaded(&node, &response.id, &response_resolve)?)
@@ -139,17 +201,6 @@ impl RequestClient {
         worker: &CoID,
         values: &Map<String, Value>,
     ) -> Result<SignedBody, SendError> {
-        self.body_for(worker, values, &ResolveQuery::Value)
-    }
-
-    /// The signed body of a request to `worker` carrying `values`, exporting what `resolve`
-    /// names of the envelope.
-    fn body_for(
-        &self,
-        worker: &CoID,
-        values: &Map<String, Value>,
-        resolve: &ResolveQuery,
-    ) -> Result<SignedBody, SendError> {
         let mut node = self.node()?;
         let worker_loaded = node
             .get(worker)
@@ -158,7 +209,7 @@ impl RequestClient {
             return Err(JazzRequestError::new("Worker account not found", 400).into());
         }
         let envelope = create_envelope(&mut node, worker, Role::Writer, values)?;
-        let body = sign_envelope(&node, &envelope, resolve, self.clock.now_ms())?;
+        let body = sign_envelope(&node, &envelope, &ResolveQuery::Value, self.clock.now_ms())?;
         node.flush()?;
         Ok(body)
     }

@@ -229,6 +229,13 @@ pub enum SendError {
     /// The response does not fit the route's response schema.
     #[error("the response does not fit its schema: {0}")]
     Schema(#[from] crate::schema::SchemaError),
+    /// A CoValue the client read from its own node (to send it) could not be read: not
+    /// loaded, not readable by its account, or not of the schema asked for.
+    #[error(transparent)]
+    Load(#[from] super::client_errors::ClientLoadError),
+    /// Pieces given to the client could not all be imported.
+    #[error(transparent)]
+    Import(#[from] super::client_errors::ImportError),
     /// The response's body was not signed by the agent of the worker the request was sent
     /// to (someone else answered): nothing of it was imported.
     #[error(

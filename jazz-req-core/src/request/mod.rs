@@ -12,6 +12,8 @@
 
 pub mod body;
 pub mod client;
+pub mod client_bundle;
+pub mod client_errors;
 pub mod clock;
 mod durable;
 pub mod envelope;
@@ -31,10 +33,13 @@ pub mod tower_service;
 pub mod typed_route;
 mod unique;
 pub mod worker;
+pub mod worker_writes;
 mod writes;
 
 pub use body::SignedBody;
 pub use client::{RequestClient, Response};
+pub use client_bundle::{ClientBundle, ClientBundleBuilder};
+pub use client_errors::{ClientLoadError, ImportError, Waiting};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{JazzRequestError, SendError};
 pub use handler::{Handler, HandlerResult, RequestContext};
@@ -43,10 +48,11 @@ pub use outgoing::OutgoingBody;
 pub use replay::{ReplayGuard, StoredReplayGuard};
 pub use route::RouteSpec;
 pub use serve::{
-    Listener, serve, serve_connections, serve_connections_with, serve_with, spawn_server,
-    spawn_server_with,
+    Listener, ServerHandle, serve, serve_connections, serve_connections_with, serve_until,
+    serve_with, spawn_server, spawn_server_with,
 };
 pub use serve_options::ServeOptions;
 pub use sync_peer::PeerStartError;
 pub use typed_route::{Route, WorkerIdError, WorkerRef};
 pub use worker::{DecodedRequest, RequestWorker, WorkerConfig, WorkerMemory};
+pub use worker_writes::WorkerWriteError;

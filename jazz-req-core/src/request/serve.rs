@@ -10,6 +10,13 @@
 //! does not stop the server: it is logged, and the next `accept` waits a little longer each
 //! time it fails again in a row (from 10 ms up to 1 s), so a lasting failure neither spins a
 //! core nor floods the log.
+//!
+//! [`spawn_server`] returns a [`ServerHandle`]: the address it listens on, and
+//! [`ServerHandle::shutdown`], a graceful stop (no new connections; idle ones closed; each
+//! request in flight answered, and its connection closed after it). [`serve_until`] is the
+//! same stop for a server run in the caller's task. Then
+//! [`RequestWorker::shutdown`](super::RequestWorker::shutdown) stores (and pushes) whatever
+//! is left.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -25,7 +32,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use super::serve_options::ServeOptions;
 use super::timed_body::TimedBody;
@@ -84,27 +92,56 @@ pub async fn serve_connections<L: Listener>(
 
 /// [`serve_connections`] with the limits of `options`.
 pub async fn serve_connections_with<L: Listener>(
-    mut listener: L,
+    listener: L,
     worker: RequestWorker,
     options: ServeOptions,
 ) -> std::io::Result<()> {
+    serve_until(listener, worker, options, std::future::pending()).await
+}
+
+/// Serves `worker` on the connections `listener` accepts until `shutdown` completes, then
+/// stops gracefully: the listener is closed (new connections are refused), idle connections
+/// are closed, and each request in flight is answered before its connection closes. Returns
+/// once every connection has ended.
+pub async fn serve_until<L: Listener>(
+    mut listener: L,
+    worker: RequestWorker,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(options.max_connections()));
+    // Each connection holds a receiver of `stop` (told to finish) and a sender of `ended`
+    // (dropped when it ends: once all are, `ended` closes).
+    let (stop, stopping) = watch::channel(false);
+    let (ended_tx, mut ended) = mpsc::channel::<()>(1);
+    let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = FIRST_BACKOFF;
     loop {
         // A slot is taken before `accept`: past the cap, connections wait in the kernel's
         // backlog rather than as tasks in memory (see `ServeOptions`).
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            // The semaphore is never closed; if it were, nothing more could be served.
-            return Ok(());
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot,
+            () = &mut shutdown => break,
         };
-        let (stream, peer) = match listener.accept().await {
+        let Ok(slot) = slot else {
+            // The semaphore is never closed; if it were, nothing more could be served.
+            break;
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => {
                 backoff = FIRST_BACKOFF;
                 accepted
             }
             Err(error) => {
                 tracing::error!(%error, pause_ms = backoff.as_millis() as u64, "accept failed; retrying");
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = &mut shutdown => break,
+                }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
@@ -114,22 +151,48 @@ pub async fn serve_connections_with<L: Listener>(
             peer,
             worker.clone(),
             options.clone(),
-            slot,
+            Finish {
+                _slot: slot,
+                stopping: stopping.clone(),
+                _ended: ended_tx.clone(),
+            },
         ));
     }
+    drop(listener);
+    tracing::info!("server stopping: no new connections, finishing the requests in flight");
+    // Nobody listening means no connection is left to tell.
+    let _ = stop.send(true);
+    drop(ended_tx);
+    // `None` once every connection's sender is dropped: every connection has ended.
+    let _ = ended.recv().await;
+    Ok(())
 }
 
-/// Serves one connection until it ends, is closed by a timeout, or cannot send the 408 of a
-/// body that came too slowly; its slot is given back then.
+/// What a connection's task holds besides the connection: its slot, the server's stop signal
+/// and its part of the server's count of live connections.
+struct Finish {
+    _slot: OwnedSemaphorePermit,
+    stopping: watch::Receiver<bool>,
+    _ended: mpsc::Sender<()>,
+}
+
+/// Serves one connection until it ends, is closed by a timeout, cannot send the 408 of a
+/// body that came too slowly, or the server stops (then it ends once the request in flight
+/// is answered); its slot is given back then.
 async fn serve_one<S>(
     stream: S,
     peer: SocketAddr,
     worker: RequestWorker,
     options: ServeOptions,
-    _slot: OwnedSemaphorePermit,
+    finish: Finish,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Finish {
+        _slot,
+        mut stopping,
+        _ended,
+    } = finish;
     let body_expired = Arc::new(Notify::new());
     let expired = Arc::clone(&body_expired);
     let body_timeout = options.body_read_timeout();
@@ -145,6 +208,7 @@ async fn serve_one<S>(
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout())
         .serve_connection(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
     // Once a body has timed out, its 408 gets as long as a request's head to be written;
     // a client that reads nothing either cannot keep the connection past that.
     let grace = options.header_read_timeout();
@@ -152,19 +216,36 @@ async fn serve_one<S>(
         body_expired.notified().await;
         tokio::time::sleep(grace).await;
     };
-    tokio::select! {
-        ended = connection => {
-            if let Err(error) = ended {
-                tracing::debug!(%peer, %error, "connection ended with an error");
+    let mut cut = std::pin::pin!(cut);
+    let mut told_to_stop = false;
+    loop {
+        tokio::select! {
+            ended = connection.as_mut() => {
+                if let Err(error) = ended {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+                break;
+            }
+            () = &mut cut => {
+                tracing::debug!(%peer, "connection closed: a body came too slowly and its answer could not be sent");
+                break;
+            }
+            // The server stops (or is gone): answer what is in flight, then close.
+            _ = stopping.wait_for(|stop| *stop), if !told_to_stop => {
+                told_to_stop = true;
+                connection.as_mut().graceful_shutdown();
             }
         }
-        () = cut => tracing::debug!(%peer, "connection closed: a body came too slowly and its answer could not be sent"),
     }
 }
 
 /// Binds `addr` and serves `worker` on a background task with the default
-/// [`ServeOptions`]; returns the bound address.
-pub async fn spawn_server(addr: SocketAddr, worker: RequestWorker) -> std::io::Result<SocketAddr> {
+/// [`ServeOptions`]; returns a handle with the bound address (port 0: the one picked) and a
+/// graceful [`ServerHandle::shutdown`]. Dropping the handle leaves the server running.
+pub async fn spawn_server(
+    addr: SocketAddr,
+    worker: RequestWorker,
+) -> std::io::Result<ServerHandle> {
     spawn_server_with(addr, worker, ServeOptions::default()).await
 }
 
@@ -173,15 +254,64 @@ pub async fn spawn_server_with(
     addr: SocketAddr,
     worker: RequestWorker,
     options: ServeOptions,
-) -> std::io::Result<SocketAddr> {
+) -> std::io::Result<ServerHandle> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(error) = serve_with(listener, worker, options).await {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = async move {
+        if stopped.await.is_err() {
+            // The handle was dropped without a shutdown: serve on.
+            std::future::pending::<()>().await;
+        }
+    };
+    let task = tokio::spawn(async move {
+        let served = serve_until(listener, worker, options, shutdown).await;
+        if let Err(error) = &served {
             tracing::error!(%error, "server stopped");
         }
+        served
     });
-    Ok(local)
+    Ok(ServerHandle {
+        addr: local,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// A server started with [`spawn_server`]: where it listens, and how to stop it.
+#[derive(Debug)]
+#[must_use = "dropping the handle leaves the server running with no way to stop it gracefully"]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops gracefully: no new connections (the port is closed), idle connections closed,
+    /// each request in flight answered (its writes stored, and synced as it waits) before
+    /// its connection closes; returns once every connection has ended. Then
+    /// [`RequestWorker::shutdown`](super::RequestWorker::shutdown) stores and pushes what is
+    /// left, and dropping the worker's last clone lets another worker take its store.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            // The server may have stopped by itself: no matter.
+            let _ = stop.send(());
+        }
+        (&mut self.task)
+            .await
+            .map_err(|error| std::io::Error::other(format!("the server task failed: {error}")))?
+    }
+
+    /// Whether the server has stopped.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
 }
 
 /// Answers one request of `peer` (reading its body as every server of the worker does).

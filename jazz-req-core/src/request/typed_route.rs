@@ -162,9 +162,10 @@ impl RequestWorker {
         resolve: impl ResolveBuilder,
     ) -> Result<Loaded<T>, JazzRequestError> {
         let query = resolve.into_query();
-        let read = self.with_node(|node| {
-            Ok(load_resolved(node, id, &query).map(|()| read_loaded(node, id, &query)))
-        })?;
+        let read = {
+            let mut node = self.shared.lock_node()?;
+            load_resolved(&mut node, id, &query).map(|()| read_loaded(&node, id, &query))
+        };
         match read {
             Ok(value) => Ok(value?),
             Err(LoadError::NotFound(missing)) => Err(SchemaError::from(NotLoaded(missing)).into()),

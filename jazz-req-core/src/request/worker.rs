@@ -103,6 +103,9 @@ pub(crate) struct WorkerShared {
     pub(crate) pushes: super::durable::PushGate,
     /// Permits for answers that left before the sync server acknowledged them.
     pub(crate) answered_unacknowledged: Arc<tokio::sync::Semaphore>,
+    /// The store, taken for this worker alone while it lives (see
+    /// [`Storage::lock_for_worker`]).
+    _store_lock: Option<crate::storage::WorkerLock>,
 }
 
 impl WorkerShared {
@@ -246,6 +249,13 @@ pub struct DecodedRequest {
 impl RequestWorker {
     /// A worker acting as the account of `node` (which must hold that account), storing in the
     /// node's storage (if attached) and guarding replays there, on the system clock.
+    ///
+    /// One worker per store: the worker takes its store for itself while it lives (a lock
+    /// file next to an SQLite store, released when the last clone of the worker is dropped or
+    /// its process ends, crash included); a second worker on the same store, in this process
+    /// or another, is refused with [`StorageError::InUse`](crate::storage::StorageError::InUse)
+    /// (after waiting up to [`WORKER_LOCK_PATIENCE`](crate::storage::WORKER_LOCK_PATIENCE) for
+    /// one that is being dropped).
     pub fn new(node: LocalNode) -> Result<Self, NodeError> {
         Self::with_clock(node, Arc::new(SystemClock), WorkerConfig::default())
     }
@@ -268,6 +278,10 @@ impl RequestWorker {
             return Err(NodeError::NotLoaded(account));
         }
         let storage = node.storage().cloned();
+        let store_lock = match &storage {
+            Some(storage) => storage.lock_for_worker()?,
+            None => None,
+        };
         let guard = Arc::new(
             StoredReplayGuard::new(storage.as_ref(), clock.now_ms()).map_err(NodeError::from)?,
         );
@@ -288,6 +302,7 @@ impl RequestWorker {
                 in_flight: Mutex::new(InFlightSenders::default()),
                 pushes: super::durable::PushGate::default(),
                 answered_unacknowledged: super::durable::answered_unacknowledged(),
+                _store_lock: store_lock,
             }),
             routes: Arc::new(HashMap::new()),
         })
@@ -328,17 +343,6 @@ impl RequestWorker {
     /// The worker's account.
     pub fn account(&self) -> &CoID {
         &self.shared.account
-    }
-
-    /// Runs `f` on the worker's node (see [`RequestContext::with_node`]). A handler writes
-    /// through its [`RequestContext`] instead: a write made there always makes its answer
-    /// wait until the sync server has it; one made here does when the handler's own store
-    /// carries it, not when a concurrent request's store took it along first.
-    pub fn with_node<T>(
-        &self,
-        f: impl FnOnce(&mut LocalNode) -> Result<T, NodeError>,
-    ) -> Result<T, NodeError> {
-        self.shared.lock_node()?.batch(f)
     }
 
     /// Answers an HTTP request: routes by path; 404 for an unknown path, 405 for a method

@@ -65,6 +65,28 @@ pub enum StorageError {
     /// A lock was poisoned by a thread that panicked while holding it.
     #[error("a storage lock is poisoned")]
     Poisoned,
+    /// Another worker (in this process or another one) is running on this store: one worker
+    /// per store (see [`super::WorkerLock`]).
+    #[error(
+        "the store {} is in use by another worker (one worker per store: stop that one first; it holds {})",
+        .store.display(),
+        .lock.display()
+    )]
+    InUse {
+        /// The store.
+        store: std::path::PathBuf,
+        /// The lock file the other worker holds.
+        lock: std::path::PathBuf,
+    },
+    /// The lock file of a store could not be created or locked.
+    #[error("could not take the worker lock {}: {source}", .lock.display())]
+    Lock {
+        /// The lock file.
+        lock: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl StorageError {

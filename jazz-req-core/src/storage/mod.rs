@@ -25,12 +25,14 @@ mod sqlite_read;
 mod sqlite_schema;
 mod sqlite_store;
 mod sqlite_writer;
+mod worker_lock;
 
 pub use error::StorageError;
 pub use memory::MemoryStorage;
 pub use pending::PendingStore;
 pub use sqlite::SqliteStorage;
 pub use sqlite_writer::WriterStats;
+pub use worker_lock::{WORKER_LOCK_PATIENCE, WorkerLock};
 
 use crate::cojson::{ContentMessage, KnownState, VerifiedCoValue};
 use crate::crypto::CoID;
@@ -137,6 +139,15 @@ pub trait Storage: Send + Sync {
     /// the order it took it in. The default does the whole step now.
     fn submit_with_claims(&self, content: Vec<ContentMessage>, claims: Vec<Claim>) -> PendingStore {
         PendingStore::done(self.store_with_claims(&content, &claims))
+    }
+
+    /// Takes this store for one worker, for as long as the returned lock is held: a second
+    /// worker on the same store (in this process or another) is refused with
+    /// [`StorageError::InUse`] (see [`WorkerLock`]). `Ok(None)`: the store needs no lock.
+    /// The default takes none ([`MemoryStorage`] lives in one process, with whoever made it);
+    /// [`SqliteStorage`] locks a file next to its database.
+    fn lock_for_worker(&self) -> Result<Option<WorkerLock>, StorageError> {
+        Ok(None)
     }
 
     /// Stores what `value` has beyond what is stored of it (e.g. transactions the node wrote

@@ -212,6 +212,10 @@ impl Storage for SqliteStorage {
         self.deferred.add(namespace, keys);
     }
 
+    fn lock_for_worker(&self) -> Result<Option<super::WorkerLock>, StorageError> {
+        super::WorkerLock::acquire(&self.path).map(Some)
+    }
+
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StorageError> {
         match self.write(Write::Purge { now_ms })? {
             Written::Purged(removed) => Ok(removed),

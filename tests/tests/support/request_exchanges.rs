@@ -302,7 +302,7 @@ pub fn check_worker_decodes(v: &Exchanges<'_>) -> Result<usize, String> {
             return Err(format!("createdAt {}", decoded.created_at));
         }
         let values = worker
-            .with_node(|node| Ok(expanded(node, &decoded.values)))
+            .read_node(|node| Ok(expanded(node, &decoded.values)))
             .map_err(|e| e.to_string())??;
         same_json(
             &Value::Object(values),
