@@ -211,6 +211,8 @@ mod tests {
         Ok(())
     }
 
+    // Not formatted: rustfmt would put the closures' bodies in blocks, which quote! keeps.
+    #[rustfmt::skip]
     #[test]
     fn nested_tree_renders_checked_chains() -> syn::Result<()> {
         let (tree, errors) =
@@ -221,24 +223,12 @@ mod tests {
             rendered,
             quote!(
                 start
-                    .event(
-                        |__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(
-                            __jazz_resolve
-                        )
-                        .reservations(|__jazz_resolve| {
-                            ::jazz_req::__private::EachItems::each(
-                                __jazz_resolve,
-                                |__jazz_resolve| {
-                                    ::jazz_req::__private::ResolveBuilder::checked(__jazz_resolve)
-                                },
-                            )
-                        })
-                    )
-                    .owner(
-                        |__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(
-                            __jazz_resolve
-                        )
-                    )
+                    .event(|__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(__jazz_resolve)
+                        .reservations(|__jazz_resolve| ::jazz_req::__private::EachItems::each(
+                            __jazz_resolve,
+                            |__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(__jazz_resolve)
+                        )))
+                    .owner(|__jazz_resolve| ::jazz_req::__private::ResolveBuilder::checked(__jazz_resolve))
             )
             .to_string()
         );
