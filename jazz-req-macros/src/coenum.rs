@@ -133,6 +133,7 @@ impl CoEnumModel {
                 }
 
                 #[automatically_derived]
+                #[diagnostic::do_not_recommend]
                 impl #co_field for #ident {
                     type Resolve = #not_a_reference<Self>;
                     fn read_field(

@@ -1,11 +1,11 @@
 //! Renders a [`CoMapModel`]: the `CoMapSchema` impl (name, fields, read, write) and the typed
 //! resolve builder with one method per field.
 //!
-//! Each field's type is named exactly once, in `impl __JazzField for <marker> { type Value =
+//! Each field's type is named exactly once, in `impl CoMapField for <marker> { type Value =
 //! <the field type>; }`, spanned on the user's type: that impl's bound (`Value: CoField`) is
 //! the one place a type that cannot live in a CoMap is reported, with `CoField`'s
 //! `on_unimplemented` text. Reading, writing and the builder methods reach the type only
-//! through generic helpers over the marker (`D: __JazzField`), where `D::Value: CoField` is
+//! through generic helpers over the marker (`D: CoMapField`), where `D::Value: CoField` is
 //! known from the trait, so a bad field type gives one error, not one per use.
 //!
 //! A `#[co(same_owner)]` field is checked the same way: its type is named once more, in a
@@ -112,21 +112,21 @@ impl CoMapModel {
         let value_types = fields.iter().zip(&markers).map(|(field, marker)| {
             let ty = &field.ty;
             quote_spanned! {ty.span()=>
-                impl __JazzField for #marker {
+                impl CoMapField for #marker {
                     type Value = #ty;
                 }
             }
         });
         let helpers = (!fields.is_empty()).then(|| {
             quote! {
-                fn __jazz_read<D: __JazzField>(
+                fn __jazz_read<D: CoMapField>(
                     map: &#reader<'_>,
                     json_name: &'static str,
                 ) -> ::core::result::Result<D::Value, #schema_error> {
                     map.field::<D::Value>(json_name)
                 }
 
-                fn __jazz_write<D: __JazzField>(
+                fn __jazz_write<D: CoMapField>(
                     map: &mut #writer,
                     json_name: &'static str,
                     value: &D::Value,
@@ -144,7 +144,7 @@ impl CoMapModel {
                     ) -> #resolve_fields;
                 }
 
-                impl<D: __JazzField> __JazzFieldResolve for D {
+                impl<D: CoMapField> __JazzFieldResolve for D {
                     type Resolve = <D::Value as #co_field>::Resolve;
                     fn name(
                         fields: #resolve_fields,
@@ -165,7 +165,7 @@ impl CoMapModel {
 
             const _: () = {
                 #[doc(hidden)]
-                pub trait __JazzField {
+                pub trait CoMapField {
                     type Value: #co_field;
                 }
 

@@ -126,6 +126,7 @@ pub trait CoField: Sized + Send + Sync + 'static {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl CoField for String {
     type Resolve = NotAReference<Self>;
     fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {
@@ -146,6 +147,7 @@ impl CoField for String {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl CoField for bool {
     type Resolve = NotAReference<Self>;
     fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {
@@ -162,6 +164,7 @@ impl CoField for bool {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl CoField for f64 {
     type Resolve = NotAReference<Self>;
     fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {
@@ -179,6 +182,7 @@ impl CoField for f64 {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl CoField for f32 {
     type Resolve = NotAReference<Self>;
     fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {
@@ -240,6 +244,7 @@ fn safe_integer(value: &Value) -> Option<i64> {
 
 macro_rules! integer_field {
     ($($ty:ty => $expected:literal),* $(,)?) => {$(
+        #[diagnostic::do_not_recommend]
         impl CoField for $ty {
             type Resolve = NotAReference<Self>;
             fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {
@@ -279,6 +284,7 @@ integer_field!(
     isize => "an integer within ±2^53",
 );
 
+#[diagnostic::do_not_recommend]
 impl<T: CoField> CoField for Option<T> {
     type Resolve = T::Resolve;
     fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {
@@ -298,6 +304,7 @@ impl<T: CoField> CoField for Option<T> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl CoField for Value {
     type Resolve = NotAReference<Self>;
     fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {
@@ -315,6 +322,7 @@ impl CoField for Value {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Json<T>(pub T);
 
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> CoField for Json<T> {
     type Resolve = NotAReference<Self>;
     fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {

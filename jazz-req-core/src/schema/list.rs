@@ -133,6 +133,7 @@ pub(crate) fn read_items<T: CoField>(
         .map(Arc::new)
 }
 
+#[diagnostic::do_not_recommend]
 impl<T: CoField> CoField for CoList<T> {
     type Resolve = CoListResolve<T>;
     fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {

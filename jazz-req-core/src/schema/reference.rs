@@ -84,6 +84,7 @@ impl<T: PartialEq> PartialEq for Loaded<T> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T: CoMapSchema> CoField for Loaded<T> {
     type Resolve = T::Resolve;
     /// Always reads the CoMap (with `true` when the query does not name it): a `Loaded`
@@ -181,6 +182,7 @@ impl<T: CoMapSchema> From<Loaded<T>> for Ref<T> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T: CoMapSchema> CoField for Ref<T> {
     type Resolve = T::Resolve;
     fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {
@@ -248,6 +250,7 @@ macro_rules! leaf_reference {
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl CoField for $name {
             type Resolve = LeafResolve;
             fn read_field(value: Option<&Value>, site: &FieldSite<'_>) -> Result<Self, SchemaError> {
