@@ -27,8 +27,8 @@ use super::body::SignedBody;
 use super::clock::{Clock, SystemClock};
 use super::durable::{AwaitSync, Submitted};
 use super::envelope::{
-    HANDLED_KEY, check_decryptable, create_envelope_in, envelope_values, import_pieces,
-    import_prepared_pieces, pieces_to_import, read_envelope, unreadable,
+    HANDLED_KEY, ReadEnvelope, check_decryptable, create_envelope_in, envelope_values,
+    import_pieces, import_prepared_pieces, pieces_to_import, read_envelope, unreadable,
 };
 use super::error::JazzRequestError;
 use super::handler::{Handler, RequestContext};
@@ -542,41 +542,94 @@ impl RequestWorker {
                 self.check_and_prepare(body, now)?
             };
         let Checked {
-            signed,
-            brought,
+            mut signed,
+            mut brought,
             prepared,
         } = checked;
         #[allow(clippy::cast_precision_loss)] // ms timestamps are far below 2^53
         let expiry_f = self.shared.config.expiry_ms as f64;
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked finite
         let valid_until = (signed.created_at_ms() + expiry_f).max(0.0) as u64;
-        let (failures_seen, fresh, mut queued) = {
+        let time = RequestTime { now, valid_until };
+        let (failures_seen, fresh, queued) = {
             let mut node = self.shared.node()?;
             let failures_seen = self.shared.store_failures.load(Ordering::SeqCst);
             let before = node.queued_count();
             let fresh = import_prepared_pieces(&mut node, prepared)?;
-            (failures_seen, fresh, node.queued_since(before))
-        };
-        // With a sync server, what the resolve names and the node lacks is loaded from it
-        // first, without the node's lock (without one, `admit` loads from the store).
-        if self.shared.sync.get().is_some() && *resolve != crate::cojson::ResolveQuery::Value {
-            let loaded = self.shared.load_through_peers(&signed.id, resolve).await;
-            if let Err(error) = loaded {
-                let mut node = self.shared.node()?;
-                self.shared.unqueue(&mut node, &queued);
-                self.shared.leave(&mut node, &fresh, None);
-                return Err(error.to_request_error());
+            let queued = node.queued_since(before);
+            let imported = Imported {
+                signed,
+                brought,
+                fresh,
+                queued,
+                failures_seen,
+            };
+            // With a sync server, what the resolve names and the node lacks is loaded from it
+            // first, without the node's lock (without one, `admit` loads from the store).
+            // When the node holds it all already, the lock is kept and the envelope's read
+            // goes on to `admit` (read once).
+            let needs_peers =
+                self.shared.sync.get().is_some() && *resolve != crate::cojson::ResolveQuery::Value;
+            if !needs_peers {
+                return self.admit_imported(&mut node, imported, spec, handler, time, None);
             }
-        }
+            if let Some(read) = read_if_resolved(&node, &imported.signed.id, resolve) {
+                return self.admit_imported(&mut node, imported, spec, handler, time, Some(read));
+            }
+            let Imported {
+                signed: back,
+                brought: brought_back,
+                fresh,
+                queued,
+                failures_seen,
+            } = imported;
+            signed = back;
+            brought = brought_back;
+            (failures_seen, fresh, queued)
+        };
+        let loaded = self.shared.load_through_peers(&signed.id, resolve).await;
         let mut node = self.shared.node()?;
-        // Between the import and now the lock was let go: a request answered meanwhile takes
+        if let Err(error) = loaded {
+            self.shared.unqueue(&mut node, &queued);
+            self.shared.leave(&mut node, &fresh, None);
+            return Err(error.to_request_error());
+        }
+        let imported = Imported {
+            signed,
+            brought,
+            fresh,
+            queued,
+            failures_seen,
+        };
+        self.admit_imported(&mut node, imported, spec, handler, time, None)
+    }
+
+    /// `admit` for a request whose content is `imported`, with the node's lock held since
+    /// (or taken again: then what another request took out of memory meanwhile is brought
+    /// again).
+    fn admit_imported(
+        &self,
+        node: &mut LocalNode,
+        imported: Imported,
+        spec: &RouteSpec,
+        handler: &dyn Handler,
+        time: RequestTime,
+        envelope_read: Option<ReadEnvelope>,
+    ) -> Result<Accepted, JazzRequestError> {
+        let Imported {
+            signed,
+            brought,
+            mut fresh,
+            mut queued,
+            failures_seen,
+        } = imported;
+        // When the lock was let go after the import, a request answered meanwhile takes
         // what *it* brought out of memory, and that may be what this one found already there
         // (a concurrent copy of the same body, a group two requests share). Brought again.
-        let mut fresh = fresh;
         if brought.iter().any(|id| node.get(id).is_none()) {
             let before = node.queued_count();
             let again =
-                pieces_to_import(&signed, true).and_then(|pieces| import_pieces(&mut node, pieces));
+                pieces_to_import(&signed, true).and_then(|pieces| import_pieces(node, pieces));
             queued.extend(node.queued_since(before));
             match again {
                 Ok(back) => {
@@ -587,20 +640,19 @@ impl RequestWorker {
                     }
                 }
                 Err(error) => {
-                    self.shared.unqueue(&mut node, &queued);
-                    self.shared.leave(&mut node, &fresh, None);
+                    self.shared.unqueue(node, &queued);
+                    self.shared.leave(node, &fresh, None);
                     return Err(error);
                 }
             }
         }
-        let admitted = self.admit(
-            &mut node,
-            &signed,
-            spec,
-            handler,
-            &brought,
-            RequestTime { now, valid_until },
-        );
+        let arriving = Arriving {
+            signed: &signed,
+            brought: &brought,
+            time,
+            envelope_read,
+        };
+        let admitted = self.admit(node, arriving, spec, handler);
         match admitted {
             Ok(Admitted {
                 sender,
@@ -632,8 +684,8 @@ impl RequestWorker {
                 // What it added to CoValues that stay (a returning sender's account) is not
                 // stored either. (Another request's store may have taken it meanwhile, if
                 // that request was answered between this one's import and now.)
-                self.shared.unqueue(&mut node, &queued);
-                self.shared.leave(&mut node, &leaving, None);
+                self.shared.unqueue(node, &queued);
+                self.shared.leave(node, &leaving, None);
                 Err(error)
             }
         }
@@ -649,15 +701,21 @@ impl RequestWorker {
     fn admit(
         &self,
         node: &mut LocalNode,
-        signed: &SignedBody,
+        request: Arriving<'_>,
         spec: &RouteSpec,
         handler: &dyn Handler,
-        brought: &[CoID],
-        time: RequestTime,
     ) -> Result<Admitted, Refused> {
-        let RequestTime { now, valid_until } = time;
+        let Arriving {
+            signed,
+            brought,
+            time: RequestTime { now, valid_until },
+            envelope_read,
+        } = request;
         let worker = &self.shared.account;
-        let envelope = read_envelope(node, &signed.id)?;
+        let envelope = match envelope_read {
+            Some(read) => read,
+            None => read_envelope(node, &signed.id)?,
+        };
         let sender = envelope.sender;
         let sender_signer = node
             .get(&sender)
@@ -985,4 +1043,40 @@ fn json_response(status: http::StatusCode, body: String) -> http::Response<Bytes
         http::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// What `admit` judges: a request's body, what it brought, when, and its envelope if read
+/// already.
+struct Arriving<'a> {
+    signed: &'a SignedBody,
+    brought: &'a [CoID],
+    time: RequestTime,
+    envelope_read: Option<ReadEnvelope>,
+}
+
+/// A request's content as imported, and what it changed in the store queue.
+struct Imported {
+    signed: SignedBody,
+    brought: Vec<CoID>,
+    fresh: Vec<CoID>,
+    queued: Vec<crate::cojson::ContentMessage>,
+    failures_seen: u64,
+}
+
+/// The envelope `id` as read now, when everything `resolve` asks for from it is held (nothing
+/// to load); `None` otherwise (or when it does not read: `admit` says why).
+fn read_if_resolved(
+    node: &LocalNode,
+    id: &CoID,
+    resolve: &crate::cojson::ResolveQuery,
+) -> Option<ReadEnvelope> {
+    let ReadEnvelope { sender, fields } = read_envelope(node, id).ok()?;
+    let value = Value::Object(fields);
+    if node.missing_below(id, &value, resolve).is_some() {
+        return None;
+    }
+    let Value::Object(fields) = value else {
+        return None;
+    };
+    Some(ReadEnvelope { sender, fields })
 }
