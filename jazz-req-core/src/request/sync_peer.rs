@@ -151,11 +151,7 @@ impl WorkerShared {
                 return Err(PeerLoadError::NotFound(wanted));
             };
             let mut node = self.lock_node().map_err(PeerLoadError::Node)?;
-            for message in content {
-                if let Err(error) = node.import(message) {
-                    tracing::warn!(%error, "content from the sync server refused");
-                }
-            }
+            import_from_server(&mut node, content);
             previous = Some(wanted);
         }
         Err(PeerLoadError::NotFound(id.clone()))
@@ -180,28 +176,28 @@ impl WorkerShared {
         let connected = matches!(*sync.status().borrow(), ConnectionState::Connected { .. });
         tracing::debug!(?ids, connected, "brought up to date from the sync server");
         if connected {
-            self.import_from_server(sync, states).await;
+            self.refresh(sync, states).await;
         } else {
             let shared = Arc::clone(self);
             let sync = sync.clone();
-            tokio::spawn(async move { shared.import_from_server(&sync, states).await });
+            tokio::spawn(async move { shared.refresh(&sync, states).await });
         }
     }
 
-    /// Loads from the sync server what it holds beyond each of `states`, and imports it.
-    async fn import_from_server(&self, sync: &SyncClient, states: Vec<KnownState>) {
-        for known in states {
+    /// Loads from the sync server what it holds beyond each of `states` (all at once: a
+    /// query over a list may take back many), and imports it.
+    async fn refresh(&self, sync: &SyncClient, states: Vec<KnownState>) {
+        let loads = states.into_iter().map(|known| async move {
             let id = known.id.clone();
-            match sync.load_since(known).await {
+            (id, sync.load_since(known).await)
+        });
+        for (id, loaded) in futures_util::future::join_all(loads).await {
+            match loaded {
                 Ok(Some(content)) => {
                     let Ok(mut node) = self.lock_node() else {
                         return;
                     };
-                    for message in content {
-                        if let Err(error) = node.import(message) {
-                            tracing::warn!(%id, %error, "content from the sync server refused");
-                        }
-                    }
+                    import_from_server(&mut node, content);
                 }
                 // Not there yet: what the store holds of it is on its way to the server.
                 Ok(None) => tracing::debug!(%id, "a value of the store the sync server lacks"),
@@ -209,6 +205,17 @@ impl WorkerShared {
                     tracing::warn!(%id, %error, "the store's copy is read without the server's");
                 }
             }
+        }
+    }
+}
+
+/// Imports what the sync server sent into `node` (a piece it refuses is logged, not fatal:
+/// the rest may still be what the caller needs).
+fn import_from_server(node: &mut crate::cojson::LocalNode, content: Vec<ContentMessage>) {
+    for message in content {
+        let id = message.id.clone();
+        if let Err(error) = node.import(message) {
+            tracing::warn!(%id, %error, "content from the sync server refused");
         }
     }
 }

@@ -542,8 +542,8 @@ impl RequestWorker {
                 self.check_and_prepare(body, now)?
             };
         let Checked {
-            mut signed,
-            mut brought,
+            signed,
+            brought,
             prepared,
         } = checked;
         #[allow(clippy::cast_precision_loss)] // ms timestamps are far below 2^53
@@ -551,7 +551,7 @@ impl RequestWorker {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked finite
         let valid_until = (signed.created_at_ms() + expiry_f).max(0.0) as u64;
         let time = RequestTime { now, valid_until };
-        let (failures_seen, fresh, queued) = {
+        let imported = {
             let mut node = self.shared.node()?;
             let failures_seen = self.shared.store_failures.load(Ordering::SeqCst);
             let before = node.queued_count();
@@ -576,31 +576,18 @@ impl RequestWorker {
             if let Some(read) = read_if_resolved(&node, &imported.signed.id, resolve) {
                 return self.admit_imported(&mut node, imported, spec, handler, time, Some(read));
             }
-            let Imported {
-                signed: back,
-                brought: brought_back,
-                fresh,
-                queued,
-                failures_seen,
-            } = imported;
-            signed = back;
-            brought = brought_back;
-            (failures_seen, fresh, queued)
+            imported
         };
-        let loaded = self.shared.load_through_peers(&signed.id, resolve).await;
+        let loaded = self
+            .shared
+            .load_through_peers(&imported.signed.id, resolve)
+            .await;
         let mut node = self.shared.node()?;
         if let Err(error) = loaded {
-            self.shared.unqueue(&mut node, &queued);
-            self.shared.leave(&mut node, &fresh, None);
+            self.shared.unqueue(&mut node, &imported.queued);
+            self.shared.leave(&mut node, &imported.fresh, None);
             return Err(error.to_request_error());
         }
-        let imported = Imported {
-            signed,
-            brought,
-            fresh,
-            queued,
-            failures_seen,
-        };
         self.admit_imported(&mut node, imported, spec, handler, time, None)
     }
 

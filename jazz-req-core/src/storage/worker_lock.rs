@@ -93,24 +93,27 @@ impl WorkerLock {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
     use super::*;
 
+    type Outcome = Result<(), Box<dyn std::error::Error>>;
+
     #[test]
-    fn a_second_holder_is_refused_until_the_first_lets_go() {
+    fn a_second_holder_is_refused_until_the_first_lets_go() -> Outcome {
         let dir = std::env::temp_dir().join(format!("jazz-req-lock-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir)?;
         let store = dir.join("worker.sqlite");
-        let first = WorkerLock::acquire_within(&store, Duration::ZERO).unwrap();
+        let first = WorkerLock::acquire_within(&store, Duration::ZERO)?;
         assert_eq!(first.path(), WorkerLock::path_for(&store));
-        let refused = WorkerLock::acquire_within(&store, Duration::from_millis(30)).unwrap_err();
+        let refused = WorkerLock::acquire_within(&store, Duration::from_millis(30))
+            .err()
+            .ok_or("a second holder was let in")?;
         assert!(
             matches!(&refused, StorageError::InUse { store: s, .. } if s == &store),
             "{refused}"
         );
         drop(first);
-        WorkerLock::acquire_within(&store, Duration::ZERO).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        WorkerLock::acquire_within(&store, Duration::ZERO)?;
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
     }
 }
